@@ -1,0 +1,39 @@
+# Slant: `make run` runs the main job on the built-in seeds; `make test` runs every test.
+# Both set up everything they need on a bare machine (Python venv, Debian's chromium).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+WORK ?= work
+PYTEST_ARGS ?=
+
+.PHONY: setup system-deps run test bench clean
+
+setup: $(VENV)/.installed
+
+# torch is installed first, pinned, so pip takes the local CPU wheel and never a CUDA build.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+# Browser tests drive Debian's chromium (Playwright's own browser download does not work offline).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+run: setup
+	$(BIN)/slant run --seeds seeds --work $(WORK)
+
+test: setup system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python bench/mentions.py
+
+clean:
+	rm -rf $(WORK) .pytest_cache

@@ -1,0 +1,101 @@
+"""Record types shared by every stage; the JSON forms are documented in ``docs/schema.md``.
+
+Files are JSON Lines, one record per line. Offsets are character offsets (Python ``str``
+indices): mention offsets are relative to the sentence ``text``; sentence ``start``/``end``
+are relative to the original (uncleaned) article text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One mention of a political actor inside a sentence."""
+
+    actor: str  # canonical actor id from the registry, e.g. "pakistan"
+    text: str  # the surface form as written, e.g. "Islamabad"
+    start: int  # offset into the sentence text
+    end: int
+
+
+@dataclass
+class SentenceRecord:
+    """One sentence of one article: a line of ``sentences.jsonl`` and one Label Studio task."""
+
+    sentence_id: str  # stable: derived from article id + content (+ occurrence for repeats)
+    article_id: str
+    index: int  # position of the sentence in the cleaned article, from 0
+    text: str
+    start: int  # offsets of the sentence in the original article text
+    end: int
+    context_before: str = ""
+    context_after: str = ""
+    mentions: list[Mention] = field(default_factory=list)
+    title: str = ""
+    source: str = ""
+
+    def actors(self) -> list[str]:
+        """Actor ids mentioned, in order of first mention, without repeats."""
+        return list(dict.fromkeys(m.actor for m in self.mentions))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SentenceRecord":
+        data = dict(data)
+        data["mentions"] = [Mention(**m) for m in data.get("mentions", [])]
+        return cls(**data)
+
+
+@dataclass
+class AnnotationRecord:
+    """One label by one annotator for one (task, target): a line of ``annotations.jsonl``."""
+
+    task_id: int | None
+    sentence_id: str
+    article_id: str
+    target: str  # actor id, or "engagement"
+    label: str | None  # a stance class, or None when skipped / off target / left blank
+    annotator: str  # Label Studio user (email), never invented
+    annotation_id: int | None = None
+    off_target: bool = False  # "this mention is not that actor" / "not about engagement"
+    status: str = "submitted"  # submitted | skipped | cancelled
+    ground_truth: bool = False
+    created_at: str | None = None
+    updated_at: str | None = None
+    lead_time: float | None = None
+    text: str = ""
+    source: str = ""
+    mentions: list[Mention] = field(default_factory=list)  # the target's mentions in the sentence
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AnnotationRecord":
+        data = dict(data)
+        data["mentions"] = [Mention(**m) for m in data.get("mentions", [])]
+        return cls(**data)
+
+
+@dataclass
+class PredictionRecord:
+    """A model's stance for one (sentence, target): a line of ``predictions.jsonl``."""
+
+    sentence_id: str
+    article_id: str
+    target: str
+    label: str
+    probabilities: dict[str, float]  # one entry per stance class, summing to 1
+    model_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "PredictionRecord":
+        return cls(**data)
