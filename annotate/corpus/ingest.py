@@ -1,0 +1,261 @@
+"""From article files to sentence records: read, clean, split, find actor mentions."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from annotate.corpus.actors import ActorRegistry, load_registry
+from annotate.corpus.cleaning import CleanedText, CleaningRules, clean_text, load_rules
+from annotate.corpus.manifest import ArticleMeta, find_manifest, load_manifest
+from annotate.corpus.readers import (
+    DEFAULT_MAX_BYTES,
+    ColumnMap,
+    CorpusIssue,
+    RawArticle,
+    expand_paths,
+    read_file,
+)
+from annotate.schema import Mention, SentenceRecord
+
+logger = logging.getLogger(__name__)
+
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass
+class ArticleSummary:
+    article_id: str
+    path: str
+    n_sentences: int
+    n_mentions: int
+    title: str = ""
+    source: str = ""
+
+
+@dataclass
+class IngestResult:
+    records: list[SentenceRecord] = field(default_factory=list)
+    errors: list[CorpusIssue] = field(default_factory=list)  # items skipped
+    articles: list[ArticleSummary] = field(default_factory=list)  # articles processed
+    warnings: list[CorpusIssue] = field(default_factory=list)  # read, with a caveat
+
+    def mention_counts(self) -> dict[str, int]:
+        """Mentions per actor id, most frequent first."""
+        counts: dict[str, int] = {}
+        for rec in self.records:
+            for m in rec.mentions:
+                counts[m.actor] = counts.get(m.actor, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def sentence_id(article_id: str, text: str, occurrence: int = 0) -> str:
+    """Stable id from content: the same article and sentence text give the same id on every run.
+
+    ``occurrence`` counts earlier sentences of the article with the same (whitespace-normalised)
+    text, so repeated sentences still get distinct ids.
+    """
+    normalized = _SPACES.sub(" ", text).strip()
+    digest = hashlib.sha1(f"{article_id}\x1f{normalized}\x1f{occurrence}".encode("utf-8")).hexdigest()
+    return digest[:16]
+
+
+@dataclass
+class _Sentence:
+    text: str
+    start: int  # original offsets
+    end: int
+    mentions: list[Mention]
+
+
+def sentences_of(cleaned: CleanedText, registry: ActorRegistry) -> list[_Sentence]:
+    """Split cleaned blocks into sentences and find mentions (sentence-relative offsets)."""
+    from annotate.corpus.sentences import iter_docs
+
+    out: list[_Sentence] = []
+    for block, doc in zip(cleaned.blocks, iter_docs(b.text for b in cleaned.blocks)):
+        found = registry.find_mentions(doc)
+        for sent in doc.sents:
+            text = sent.text
+            if not text.strip():
+                continue
+            s0, s1 = sent.start_char, sent.start_char + len(text)
+            mentions = [
+                Mention(actor, block.text[a:b], a - s0, b - s0) for actor, a, b in found if a >= s0 and b <= s1
+            ]
+            out.append(_Sentence(text, block.offsets[s0], block.offsets[s1 - 1] + 1, mentions))
+    return out
+
+
+def build_records(
+    article_id: str, sentences: list[_Sentence], meta: ArticleMeta | None = None
+) -> list[SentenceRecord]:
+    seen: dict[str, int] = {}
+    records = []
+    for i, s in enumerate(sentences):
+        key = _SPACES.sub(" ", s.text).strip()
+        occurrence = seen.get(key, 0)
+        seen[key] = occurrence + 1
+        records.append(
+            SentenceRecord(
+                sentence_id=sentence_id(article_id, s.text, occurrence),
+                article_id=article_id,
+                index=i,
+                text=s.text,
+                start=s.start,
+                end=s.end,
+                context_before=sentences[i - 1].text if i > 0 else "",
+                context_after=sentences[i + 1].text if i + 1 < len(sentences) else "",
+                mentions=s.mentions,
+                title=meta.title if meta else "",
+                source=meta.source if meta else "",
+            )
+        )
+    return records
+
+
+def ingest_article(
+    article_id: str,
+    text: str,
+    *,
+    rules: CleaningRules | None = None,
+    registry: ActorRegistry | None = None,
+    meta: ArticleMeta | None = None,
+) -> list[SentenceRecord]:
+    """Clean, split and tag one article's text."""
+    cleaned = clean_text(text, rules or load_rules())
+    return build_records(article_id, sentences_of(cleaned, registry or load_registry()), meta)
+
+
+def _merge_meta(row_meta: ArticleMeta | None, manifest_meta: ArticleMeta | None) -> ArticleMeta | None:
+    if row_meta is None or manifest_meta is None:
+        return manifest_meta or row_meta
+    # the manifest fills what the row leaves empty; a row's own values win
+    return ArticleMeta(
+        **{k: getattr(row_meta, k) or getattr(manifest_meta, k) for k in ArticleMeta.__dataclass_fields__}
+    )
+
+
+def ingest_paths(
+    paths: Iterable[str | Path],
+    *,
+    rules: CleaningRules | str | Path | None = None,
+    registry: ActorRegistry | str | Path | None = None,
+    manifest: dict[str, ArticleMeta] | str | Path | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    columns: ColumnMap = ColumnMap(),
+    progress: bool = False,
+) -> IngestResult:
+    """Ingest ``.txt`` files, ``.jsonl`` / ``.csv`` corpora, or folders of them.
+
+    ``rules`` / ``registry`` / ``manifest`` take loaded objects or file paths (``rules`` paths
+    extend the default rules). Without ``manifest``, a ``manifest.toml`` / ``manifest.csv`` in a
+    given folder is used. Bad files and rows become ``errors`` (naming file and line); the rest
+    is still processed. Raises only for a malformed rules, registry or manifest file.
+    """
+    paths = [Path(p) for p in paths]
+    if not isinstance(rules, CleaningRules):
+        rules = load_rules(rules)
+    if not isinstance(registry, ActorRegistry):
+        registry = load_registry(registry)
+    if manifest is None:
+        metas: dict[str, ArticleMeta] = {}
+        for folder in (p for p in paths if p.is_dir()):
+            found = find_manifest(folder)
+            if found:
+                metas.update(load_manifest(found))
+    elif isinstance(manifest, dict):
+        metas = manifest
+    else:
+        metas = load_manifest(manifest)
+
+    files, issues = expand_paths(paths)
+    result = IngestResult()
+    for issue in issues:
+        (result.warnings if issue.severity == "warning" else result.errors).append(issue)
+    origin: dict[str, str] = {}
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        total = sum(f.stat().st_size for f in files)
+        bar = tqdm(total=total, unit="B", unit_scale=True, desc="ingest", leave=False)
+    try:
+        for path in files:
+            done_before = bar.n if bar else 0
+            for item in read_file(path, columns=columns, max_bytes=max_bytes):
+                if isinstance(item, CorpusIssue):
+                    (result.warnings if item.severity == "warning" else result.errors).append(item)
+                    logger.debug("%s", item)
+                    continue
+                _ingest_one(item, rules, registry, metas, origin, result)
+                if bar:
+                    bar.update(min(len(item.text.encode("utf-8")), bar.total - bar.n))
+            if bar:
+                bar.update(max(0, done_before + path.stat().st_size - bar.n))
+    finally:
+        if bar:
+            bar.close()
+    return result
+
+
+def _ingest_one(
+    item: RawArticle,
+    rules: CleaningRules,
+    registry: ActorRegistry,
+    metas: dict[str, ArticleMeta],
+    origin: dict[str, str],
+    result: IngestResult,
+) -> None:
+    result.warnings.extend(item.warnings)
+    where = f"{item.path}:{item.line}" if item.line is not None else item.path
+    if item.article_id in origin:
+        result.errors.append(
+            CorpusIssue(item.path, f"duplicate article id {item.article_id!r} (first seen in {origin[item.article_id]}); skipped", item.line)
+        )
+        return
+    meta = _merge_meta(item.meta, metas.get(item.article_id))
+    try:
+        records = ingest_article(item.article_id, item.text, rules=rules, registry=registry, meta=meta)
+    except Exception as exc:  # a failed article must not sink the batch
+        logger.exception("failed to ingest %s", where)
+        result.errors.append(CorpusIssue(item.path, f"failed to process: {type(exc).__name__}: {exc}", item.line))
+        return
+    if not records:
+        result.errors.append(CorpusIssue(item.path, "no text left after removing boilerplate; skipped", item.line))
+        return
+    origin[item.article_id] = where
+    result.records.extend(records)
+    result.articles.append(
+        ArticleSummary(
+            item.article_id, item.path, len(records), sum(len(r.mentions) for r in records),
+            meta.title if meta else "", meta.source if meta else "",
+        )
+    )
+
+
+def original_offsets(record: SentenceRecord, original_text: str) -> list[int]:
+    """For each character of ``record.text``, its offset in the original article text.
+
+    The sentence text is the original slice ``[start:end]`` minus removed boilerplate (with
+    whitespace runs collapsed to one space), so a left-to-right alignment recovers the offsets.
+    Use it to turn mention offsets (relative to the sentence) into offsets into the article file.
+    """
+    out: list[int] = []
+    pos = record.start
+    for ch in record.text:
+        while pos < record.end:
+            o = original_text[pos]
+            if o == ch or (ch == " " and o.isspace()):
+                break
+            pos += 1
+        if pos >= record.end:
+            raise ValueError(f"sentence {record.sentence_id} is not a subsequence of its article text")
+        out.append(pos)
+        pos += 1
+    return out

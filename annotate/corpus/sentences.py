@@ -1,0 +1,117 @@
+"""Sentence splitting with spaCy's rule-based sentencizer on a blank English pipeline.
+
+No model is downloaded. spaCy's English tokenizer exceptions keep abbreviations such as
+"U.S.", "Feb." and "Gen." whole, so the sentencizer does not split after them. Two small
+adjustments: a hyphen after an abbreviation ("U.S.-Pakistan") is split off so the actor matcher
+sees "U.S." (likewise a dangling hyphen: "US- Taliban"), and an opening quotation mark that the sentencizer leaves at the end of a sentence
+is moved to the start of the next one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+if TYPE_CHECKING:  # spaCy is imported lazily: importing annotate.corpus stays cheap
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+_OPENING_QUOTES = {"“", "«", "„"}
+_CLOSING_QUOTES = {"”", "»"}
+_MAX_QUOTE_MERGES = 2
+_ALL_QUOTES = _OPENING_QUOTES | _CLOSING_QUOTES | {'"'}
+_QUOTE_FIXER = "slant_opening_quote_fixer"
+
+
+def _register_components() -> None:
+    from spacy.language import Language
+
+    if _QUOTE_FIXER in Language.factories:
+        return
+
+    @Language.component(_QUOTE_FIXER)
+    def quote_fixer(doc: "Doc") -> "Doc":
+        """Keep quotations whole, and opening quotes at the start of their sentence.
+
+        The sentencizer splits inside a quotation of several sentences, which separates the quote
+        from its attribution ("... engage in talks,” he wrote"); a sentence start inside an open
+        quotation is undone (at most ``_MAX_QUOTE_MERGES`` times, so a quote that is never closed
+        cannot swallow a paragraph). An opening quote left at the end of a sentence moves to the
+        next one ("...address. “Either you are with us").
+        """
+        texts = [t.text for t in doc]
+        if not any(t in _ALL_QUOTES for t in texts):
+            return doc  # nothing to fix (the common case)
+        spaced = [bool(t.whitespace_) for t in doc]
+        starts = [bool(t.is_sent_start) for t in doc]
+
+        def opens(j: int) -> bool:
+            # a closing-quote glyph with spaces on both sides is used as an opening quote
+            # ('said to the USA. ” The Americans walked away ... their court” like')
+            if texts[j] in _OPENING_QUOTES:
+                return True
+            return texts[j] in _CLOSING_QUOTES and j > 0 and spaced[j - 1] and spaced[j]
+
+        depth = 0  # open curly quotes
+        straight_open = False
+        merges = 0
+        for i in range(len(doc)):
+            if i > 0 and starts[i]:
+                if opens(i - 1) and i - 1 > 0 and not starts[i - 1]:
+                    starts[i - 1], starts[i] = True, False
+                    doc[i - 1].is_sent_start = True
+                    doc[i].is_sent_start = False
+                    merges = 0  # a new sentence, opened by the (still open) quote
+                elif (depth > 0 or straight_open) and merges < _MAX_QUOTE_MERGES:
+                    starts[i] = False
+                    doc[i].is_sent_start = False
+                    merges += 1
+                else:
+                    depth, straight_open, merges = 0, False, 0
+                    if opens(i - 1):
+                        depth = 1
+            if opens(i):
+                depth += 1
+            elif texts[i] in _CLOSING_QUOTES:
+                depth = max(depth - 1, 0)
+            elif texts[i] == '"':
+                straight_open = not straight_open
+        return doc
+
+
+@lru_cache(maxsize=1)
+def sentence_pipeline() -> "Language":
+    """A blank English pipeline with the sentencizer (cached; built on first use)."""
+    import spacy
+    from spacy.util import compile_infix_regex, compile_suffix_regex
+
+    _register_components()
+    nlp = spacy.blank("en")
+    infixes = list(nlp.Defaults.infixes) + [r"(?<=[A-Za-z]\.)[-‐–—](?=[A-Za-z])"]
+    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    # a dangling hyphen ("the US- Taliban talks", "Pakistan- US-Taliban") is its own token
+    suffixes = list(nlp.Defaults.suffixes) + [r"(?<=[A-Za-z])[-‐]"]
+    nlp.tokenizer.suffix_search = compile_suffix_regex(suffixes).search
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe(_QUOTE_FIXER)
+    return nlp
+
+
+@dataclass(frozen=True)
+class SentenceSpan:
+    """A sentence as character offsets into the text it was split from."""
+
+    start: int
+    end: int
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split one paragraph of text into sentences (convenience for callers and tests)."""
+    doc = sentence_pipeline()(text)
+    return [s.text for s in doc.sents if s.text.strip()]
+
+
+def iter_docs(texts: Iterable[str], *, batch_size: int = 64) -> Iterator["Doc"]:
+    """Run the sentence pipeline over many blocks of text."""
+    yield from sentence_pipeline().pipe(texts, batch_size=batch_size)

@@ -1,0 +1,173 @@
+"""How the toolkit reaches Label Studio: URL + API token, with errors a user can act on.
+
+Resolution order: ``LABEL_STUDIO_URL`` and ``LABEL_STUDIO_API_KEY`` from the environment
+(a user's own server), else the local server started by ``slant labelstudio start`` (its
+URL from ``server.json`` and its token from the 0600 token file). The token is never put
+in a message, a log line or a ``repr``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Iterator
+
+import httpx
+
+from annotate.labelstudio.server import LocalServer, ServerError
+
+logger = logging.getLogger(__name__)
+
+URL_ENV = "LABEL_STUDIO_URL"
+API_KEY_ENV = "LABEL_STUDIO_API_KEY"
+
+
+class LabelStudioError(RuntimeError):
+    """Base class of every Label Studio problem the CLI reports without a traceback."""
+
+
+class ServerNotRunningError(LabelStudioError):
+    """Nothing answers at the server URL."""
+
+
+class AuthenticationError(LabelStudioError):
+    """The server rejected the API token."""
+
+
+class UnknownProjectError(LabelStudioError):
+    """No project has the requested title."""
+
+
+class LabelStudioAPIError(LabelStudioError):
+    """The server answered a request with an error."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A Label Studio server URL and API token. ``repr`` and ``str`` never show the token."""
+
+    url: str
+    token: str = field(repr=False)
+    origin: str = "environment"  # where the settings came from, for messages
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", self.url.rstrip("/"))
+
+    @cached_property
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Token {self.token}"},
+                            timeout=httpx.Timeout(300.0, connect=5.0))
+
+    @cached_property
+    def sdk(self):
+        """The label-studio-sdk client (imported on first use: it pulls in pandas)."""
+        from label_studio_sdk import LabelStudio
+
+        return LabelStudio(base_url=self.url, api_key=self.token, timeout=300.0)
+
+    def request(self, method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
+        """Send one API request; raise a :class:`LabelStudioError` saying ``what`` failed."""
+        with self.errors(what):
+            response = self.http.request(method, path, **kwargs)
+        self.raise_for_status(response.status_code, response.text, what)
+        return response
+
+    @contextlib.contextmanager
+    def errors(self, what: str) -> Iterator[None]:
+        """Turn transport and SDK errors inside the block into :class:`LabelStudioError`."""
+        from label_studio_sdk.core.api_error import ApiError
+
+        try:
+            yield
+        except httpx.ConnectError:
+            raise ServerNotRunningError(self._not_running(what)) from None
+        except httpx.TimeoutException as exc:
+            raise LabelStudioAPIError(f"{what}: Label Studio at {self.url} timed out ({type(exc).__name__})") from None
+        except ApiError as exc:
+            self.raise_for_status(exc.status_code or 0, exc.body, what)
+            raise
+
+    def raise_for_status(self, status: int, body: Any, what: str) -> None:
+        if status < 400:
+            return
+        body = _error_detail(body)
+        if status == 401:
+            raise AuthenticationError(
+                f"{what}: Label Studio at {self.url} rejected the API token from {self.origin} (HTTP 401). "
+                f"Check {API_KEY_ENV}, or for the local server its token file."
+            )
+        if status == 403:
+            raise AuthenticationError(f"{what}: the token's user may not do this on {self.url} (HTTP 403)")
+        raise LabelStudioAPIError(f"{what}: Label Studio answered HTTP {status}: {self._redact(body)[:500]}")
+
+    def check(self) -> str:
+        """Verify the server answers and accepts the token; return its release version."""
+        response = self.request("GET", "/api/version", what="checking the server")
+        try:
+            return str(response.json().get("release", "unknown"))
+        except ValueError:
+            return "unknown"
+
+    def _not_running(self, what: str) -> str:
+        hint = ("start it with `slant labelstudio start`" if self.origin != "environment"
+                else f"check {URL_ENV}")
+        return f"{what}: no Label Studio server answers at {self.url}; {hint}"
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self.token, "***") if self.token else text
+
+    def close(self) -> None:
+        if "http" in self.__dict__:
+            self.http.close()
+
+
+def _error_detail(body: Any) -> str:
+    """The useful part of a Label Studio error body (validation errors, else the detail)."""
+    if isinstance(body, str):
+        try:
+            import json
+
+            body = json.loads(body)
+        except ValueError:
+            return body
+    if isinstance(body, dict):
+        if body.get("validation_errors"):
+            return f"{body.get('detail', 'invalid')}: {body['validation_errors']}"
+        if body.get("detail"):
+            return str(body["detail"])
+    return str(body)
+
+
+def connect(url: str | None = None, api_key: str | None = None, *, server: LocalServer | None = None,
+            check: bool = True) -> Connection:
+    """Connect to Label Studio.
+
+    Explicit ``url``/``api_key`` win, then ``LABEL_STUDIO_URL``/``LABEL_STUDIO_API_KEY``, then
+    the local server (``server`` or the default :class:`LocalServer`). With ``check`` the
+    server is asked for its version, so a stopped server or a wrong token fails here with a
+    clear :class:`LabelStudioError`.
+    """
+    url = url or os.environ.get(URL_ENV)
+    api_key = api_key or os.environ.get(API_KEY_ENV)
+    if url and api_key:
+        connection = Connection(url, api_key, origin="environment")
+    elif api_key and not url:
+        raise LabelStudioError(f"{API_KEY_ENV} is set but {URL_ENV} is not: set both for your own server")
+    else:
+        local = server or LocalServer()
+        if url and url.rstrip("/") != local.url:
+            raise LabelStudioError(f"{URL_ENV} is set but {API_KEY_ENV} is not: set both for your own server")
+        try:
+            token = local.token()
+        except ServerError:
+            raise ServerNotRunningError(
+                f"no Label Studio server configured: start one with `slant labelstudio start`, "
+                f"or set {URL_ENV} and {API_KEY_ENV}"
+            ) from None
+        connection = Connection(local.url, token, origin=f"the token file {local.token_file}")
+    if check:
+        connection.check()
+    return connection

@@ -1,0 +1,417 @@
+"""Push sentences (with optional predictions) and annotation records into a Label Studio project.
+
+Every push is idempotent: a task is identified by its ``sentence_id``, a prediction by
+(task, ``model_version``), and an annotation pushed back by its provenance stored in the
+task's ``meta`` (see docs/labelstudio.md). Pushing the same file twice adds nothing;
+pushing a grown file adds only what is new.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from annotate.labels import load_label_set
+from annotate.labelstudio.connection import Connection, LabelStudioAPIError, UnknownProjectError
+from annotate.labelstudio.tasks import (
+    TaskFormatError,
+    annotation_result,
+    prediction_payload,
+    task_data,
+)
+from annotate.schema import AnnotationRecord, PredictionRecord, SentenceRecord
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 1000
+#: Key in a task's ``meta`` under which Slant keeps the provenance of pushed annotations.
+META_KEY = "slant"
+
+
+@dataclass
+class PushResult:
+    """What a push did. ``errors`` name the items that were not pushed (the rest was)."""
+
+    project_id: int
+    project_title: str
+    project_created: bool = False
+    created: int = 0  # tasks imported
+    skipped: int = 0  # tasks already in the project (or repeated in the input)
+    predictions_added: int = 0
+    predictions_skipped: int = 0  # the task already had that model_version
+    annotations_added: int = 0
+    annotations_skipped: int = 0  # already in the project
+    users_created: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"project {self.project_title!r} (id {self.project_id}{', new' if self.project_created else ''})",
+                 f"{self.created} task(s) created", f"{self.skipped} already there"]
+        if self.predictions_added or self.predictions_skipped:
+            parts.append(f"{self.predictions_added} prediction(s) added, {self.predictions_skipped} already there")
+        if self.annotations_added or self.annotations_skipped:
+            parts.append(f"{self.annotations_added} annotation(s) added, {self.annotations_skipped} already there")
+        if self.users_created:
+            parts.append(f"{len(self.users_created)} user(s) created")
+        if self.errors:
+            parts.append(f"{len(self.errors)} error(s)")
+        return ": ".join(parts[:1]) + ": " + ", ".join(parts[1:])
+
+
+@dataclass
+class ExistingTask:
+    """A task already in the project, as far as pushing needs to know it."""
+
+    id: int
+    data: dict[str, Any]
+    model_versions: set[str]
+    annotation_ids: set[int]
+    meta: dict[str, Any]
+
+
+# -- projects ---------------------------------------------------------------------------------
+
+def list_projects(conn: Connection) -> dict[str, int]:
+    """``{title: id}`` of every project the token's user can see (first id wins on duplicates)."""
+    projects: dict[str, int] = {}
+    page = 1
+    while True:
+        body = conn.request("GET", "/api/projects/", params={"page": page, "page_size": 100},
+                            what="listing projects").json()
+        for project in body.get("results", []):
+            projects.setdefault(project["title"], project["id"])
+        if not body.get("next"):
+            return projects
+        page += 1
+
+
+def find_project(conn: Connection, title: str) -> int:
+    """Id of the project titled ``title``; :class:`UnknownProjectError` lists the titles there are."""
+    projects = list_projects(conn)
+    if title in projects:
+        return projects[title]
+    known = ", ".join(repr(t) for t in sorted(projects)) or "none"
+    raise UnknownProjectError(f"no project titled {title!r} on {conn.url}; projects there: {known}")
+
+
+def ensure_project(conn: Connection, title: str, *, label_config: str | None = None) -> tuple[int, bool]:
+    """Find the project titled ``title`` or create it with ``label_config.xml``: ``(id, created)``."""
+    xml = label_config or load_label_set().xml
+    if not 3 <= len(title) <= 50:
+        raise LabelStudioAPIError(f"project title {title!r} has {len(title)} characters; Label Studio needs 3 to 50")
+    try:
+        project_id = find_project(conn, title)
+    except UnknownProjectError:
+        with conn.errors(f"creating project {title!r}"):
+            project = conn.sdk.projects.create(title=title, label_config=xml)
+        logger.info("created project %r (id %d)", title, project.id)
+        return project.id, True
+    current = conn.request("GET", f"/api/projects/{project_id}/", what=f"reading project {title!r}").json()
+    if (current.get("label_config") or "").strip() != xml.strip():
+        logger.warning("project %r uses a different label config than label_config.xml", title)
+    return project_id, False
+
+
+# -- tasks already there ----------------------------------------------------------------------
+
+def existing_tasks(conn: Connection, project_id: int, *, page_size: int = 1000) -> dict[str, ExistingTask]:
+    """The project's tasks by ``sentence_id`` (tasks without one are ignored)."""
+    found: dict[str, ExistingTask] = {}
+    page = 1
+    include = "id,data,meta,predictions_model_versions,annotations_ids"
+    while True:
+        response = conn.http.get("/api/tasks/", params={"project": project_id, "page": page, "page_size": page_size,
+                                                        "fields": "all", "include": include})
+        if response.status_code == 404 and page > 1:
+            return found  # past the last page
+        conn.raise_for_status(response.status_code, response.text, f"listing tasks of project {project_id}")
+        tasks = response.json().get("tasks", [])
+        for task in tasks:
+            sentence_id = (task.get("data") or {}).get("sentence_id")
+            if sentence_id is None:
+                continue
+            found.setdefault(sentence_id, ExistingTask(
+                id=task["id"], data=task["data"], meta=task.get("meta") or {},
+                model_versions=_split_list(task.get("predictions_model_versions")),
+                annotation_ids={int(i) for i in _split_list(task.get("annotations_ids")) if i.isdigit()},
+            ))
+        if len(tasks) < page_size:
+            return found
+        page += 1
+
+
+def _split_list(value: Any) -> set[str]:
+    """The data manager joins lists with commas (``"v1, v2"``); accept lists too."""
+    if isinstance(value, list):
+        return {str(v) for v in value}
+    return {part.strip() for part in str(value or "").split(",") if part.strip()}
+
+
+# -- sentences and predictions ----------------------------------------------------------------
+
+def push_sentences(
+    conn: Connection,
+    sentences: Iterable[SentenceRecord],
+    *,
+    project: str,
+    predictions: Iterable[PredictionRecord] | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    actor_name: Callable[[str], str] | Mapping[str, str] | None = None,
+    progress: bool = True,
+) -> PushResult:
+    """Create or find ``project`` and import the sentences it does not have yet.
+
+    With ``predictions``, each task gets one Label Studio prediction per ``model_version``
+    (``score`` and per-result scores from the probabilities). Tasks already in the project
+    that lack a model version get it added; a version a task already has is not duplicated.
+    Sentences may be empty: then only predictions are added to existing tasks.
+    """
+    labels = load_label_set()
+    project_id, created = ensure_project(conn, project, label_config=labels.xml)
+    result = PushResult(project_id=project_id, project_title=project, project_created=created)
+    existing = {} if created else existing_tasks(conn, project_id)
+
+    by_sentence: dict[str, dict[str, list[PredictionRecord]]] = defaultdict(lambda: defaultdict(list))
+    for record in predictions or ():
+        by_sentence[record.sentence_id][record.model_version].append(record)
+
+    new_tasks: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for sentence in sentences:
+        if sentence.sentence_id in existing or sentence.sentence_id in seen:
+            result.skipped += 1
+            continue
+        seen.add(sentence.sentence_id)
+        data = task_data(sentence, actor_name=actor_name)
+        task: dict[str, Any] = {"data": data}
+        task_predictions = []
+        for version, records in by_sentence.pop(sentence.sentence_id, {}).items():
+            try:
+                task_predictions.append(prediction_payload(records, data, labels=labels))
+            except TaskFormatError as exc:
+                result.errors.append(str(exc))
+        if task_predictions:
+            task["predictions"] = task_predictions
+        new_tasks.append(task)
+
+    bar = tqdm(total=len(new_tasks), desc=f"push to {project}", unit="task", disable=not progress or not new_tasks)
+    for start in range(0, len(new_tasks), batch_size):
+        batch = new_tasks[start:start + batch_size]
+        try:
+            with conn.errors(f"importing tasks {start + 1}-{start + len(batch)} into {project!r}"):
+                response = conn.sdk.projects.import_tasks(id=project_id, request=batch)
+        except LabelStudioAPIError as exc:  # one bad batch does not sink the others
+            result.errors.append(str(exc))
+        else:
+            result.created += response.task_count or 0
+            result.predictions_added += response.prediction_count or 0
+        bar.update(len(batch))
+    bar.close()
+
+    # Predictions for tasks that were already there: add the model versions they lack.
+    additions = []
+    for sentence_id, versions in by_sentence.items():
+        task = existing.get(sentence_id)
+        if task is None:
+            result.errors.append(f"predictions for sentence {sentence_id!r}: no such task in {project!r} "
+                                 "and not among the pushed sentences")
+            continue
+        for version, records in versions.items():
+            if version in task.model_versions:
+                result.predictions_skipped += 1
+                continue
+            try:
+                payload = prediction_payload(records, task.data, labels=labels)
+            except TaskFormatError as exc:
+                result.errors.append(str(exc))
+                continue
+            additions.append({"task": task.id, **payload})
+    # One request per prediction: Label Studio 1.23.2's bulk /import/predictions validates
+    # result names against the config without expanding the Repeater, and silently drops
+    # every stance_{i} prediction (it answers 201 {"created": 0}). /api/predictions/ keeps them.
+    for payload in tqdm(additions, desc=f"predictions to {project}", unit="prediction",
+                        disable=not progress or len(additions) < 50):
+        try:
+            conn.request("POST", "/api/predictions/", json={**payload, "project": project_id},
+                         what=f"adding a {payload['model_version']!r} prediction to task {payload['task']}")
+        except LabelStudioAPIError as exc:
+            result.errors.append(str(exc))
+        else:
+            result.predictions_added += 1
+    return result
+
+
+def push_predictions(conn: Connection, predictions: Iterable[PredictionRecord], *, project: str,
+                     batch_size: int = DEFAULT_BATCH_SIZE) -> PushResult:
+    """Attach predictions to tasks already in ``project`` (missing model versions only)."""
+    return push_sentences(conn, [], project=project, predictions=predictions, batch_size=batch_size, progress=False)
+
+
+# -- annotation records pushed back -----------------------------------------------------------
+
+def push_annotations(
+    conn: Connection,
+    records: Iterable[AnnotationRecord],
+    *,
+    project: str,
+    sentences: Mapping[str, SentenceRecord] | None = None,
+    create_users: bool = True,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = True,
+) -> PushResult:
+    """Push flat annotation records (a pulled ``annotations.jsonl``) into ``project``.
+
+    Records are grouped back into annotations by (sentence, annotation id, annotator).
+    Sentences missing from the project become tasks, rebuilt from ``sentences`` when given
+    (full context) or else from the records (text, source, mentions; no title or context).
+    Each annotation is attributed to the Label Studio user with the annotator's email; with
+    ``create_users`` a missing user is created (no password: an attribution until the
+    person sets one). Annotators that are not emails (ids from an export file) are kept in
+    the task's ``meta`` and restored by pull, as are the original timestamps.
+    """
+    labels = load_label_set()
+    project_id, created = ensure_project(conn, project, label_config=labels.xml)
+    result = PushResult(project_id=project_id, project_title=project, project_created=created)
+    existing = {} if created else existing_tasks(conn, project_id)
+
+    grouped: dict[str, dict[tuple, list[AnnotationRecord]]] = defaultdict(lambda: defaultdict(list))
+    for record in records:
+        grouped[record.sentence_id][(record.annotation_id, record.annotator, record.created_at)].append(record)
+
+    members = _members(conn)
+    for annotator in sorted({key[1] for annotations in grouped.values() for key in annotations}):
+        if annotator not in members and create_users and _is_email(annotator):
+            members[annotator] = _create_user(conn, annotator)
+            result.users_created.append(annotator)
+
+    new_tasks: list[dict[str, Any]] = []
+    for sentence_id, annotations in grouped.items():
+        task = existing.get(sentence_id)
+        if task is None:
+            first = next(iter(annotations.values()))[0]
+            data = (task_data(sentences[sentence_id]) if sentences and sentence_id in sentences
+                    else _data_from_records([r for rs in annotations.values() for r in rs], first))
+            imported, provenance = [], {}
+            for position, (key, group) in enumerate(annotations.items(), start=1):
+                try:
+                    payload, entry = _annotation_payload(group, data, members, labels)
+                except TaskFormatError as exc:
+                    result.errors.append(str(exc))
+                    continue
+                imported.append({**payload, "id": position})  # stored by Label Studio as import_id
+                provenance[f"i{position}"] = entry
+            new_tasks.append({"data": data, "annotations": imported,
+                              "meta": {META_KEY: {"annotations": provenance}}})
+            continue
+        # Task already there: add the annotations it does not have, through the API.
+        known = task.meta.get(META_KEY, {}).get("annotations", {})
+        meta_changed = False
+        for key, group in annotations.items():
+            source_id, annotator, created_at = key
+            if source_id in task.annotation_ids or any(
+                    e.get("source_annotation_id") == source_id and e.get("annotator") == annotator
+                    and e.get("created_at") == created_at for e in known.values()):
+                result.annotations_skipped += 1
+                continue
+            try:
+                payload, entry = _annotation_payload(group, task.data, members, labels)
+            except TaskFormatError as exc:
+                result.errors.append(str(exc))
+                continue
+            body = {k: v for k, v in payload.items() if k != "completed_by"}
+            if "completed_by" in payload:
+                body["completed_by"] = payload["completed_by"]
+            made = conn.request("POST", f"/api/tasks/{task.id}/annotations/", json=body,
+                                what=f"adding an annotation to sentence {sentence_id!r}").json()
+            known = {**known, f"a{made['id']}": entry}
+            meta_changed = True
+            result.annotations_added += 1
+        if meta_changed:
+            meta = {**task.meta, META_KEY: {**task.meta.get(META_KEY, {}), "annotations": known}}
+            conn.request("PATCH", f"/api/tasks/{task.id}/", json={"meta": meta},
+                         what=f"recording annotation provenance of sentence {sentence_id!r}")
+
+    bar = tqdm(total=len(new_tasks), desc=f"push annotations to {project}", unit="task",
+               disable=not progress or not new_tasks)
+    for start in range(0, len(new_tasks), batch_size):
+        batch = new_tasks[start:start + batch_size]
+        try:
+            with conn.errors(f"importing annotated tasks {start + 1}-{start + len(batch)} into {project!r}"):
+                response = conn.sdk.projects.import_tasks(id=project_id, request=batch)
+        except LabelStudioAPIError as exc:
+            result.errors.append(str(exc))
+        else:
+            result.created += response.task_count or 0
+            result.annotations_added += response.annotation_count or 0
+        bar.update(len(batch))
+    bar.close()
+    result.skipped = sum(1 for s in grouped if s in existing)
+    return result
+
+
+def _annotation_payload(group: list[AnnotationRecord], data: dict[str, Any], members: dict[str, int],
+                        labels) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An annotation for import/the API, and the provenance kept in the task's meta."""
+    first = group[0]
+    statuses = {r.status for r in group}
+    if len(statuses) != 1:
+        raise TaskFormatError(f"annotation {first.annotation_id} of sentence {first.sentence_id!r}: "
+                              f"records disagree on status {sorted(statuses)}")
+    payload: dict[str, Any] = {
+        "result": [] if first.status == "skipped" else annotation_result(group, data, labels=labels),
+        "was_cancelled": first.status in ("skipped", "cancelled"),
+        "ground_truth": any(r.ground_truth for r in group),
+        "lead_time": first.lead_time,
+    }
+    attributed = first.annotator in members
+    if attributed:
+        payload["completed_by"] = members[first.annotator]
+    entry = {"annotator": first.annotator, "attributed": attributed, "source_annotation_id": first.annotation_id,
+             "created_at": first.created_at, "updated_at": first.updated_at}
+    return payload, entry
+
+
+def _data_from_records(records: list[AnnotationRecord], first: AnnotationRecord) -> dict[str, Any]:
+    """Task data rebuilt from annotation records (no title, index or context: unknown)."""
+    targets: dict[str, list] = {}
+    for record in records:
+        if record.target != "engagement":
+            spans = targets.setdefault(record.target, [])
+            for mention in record.mentions:
+                if (mention.start, mention.end, mention.text) not in spans:
+                    spans.append((mention.start, mention.end, mention.text))
+    order = sorted(targets, key=lambda t: min((s for s, _, _ in targets[t]), default=float("inf")))
+    from annotate.labelstudio.tasks import default_actor_name
+
+    actors = [{"actor": actor, "name": default_actor_name(actor),
+               "mentions": ", ".join(dict.fromkeys(text for _, _, text in sorted(targets[actor]))),
+               "spans": [[s, e] for s, e, _ in sorted(targets[actor])]} for actor in order]
+    return {"sentence_id": first.sentence_id, "article_id": first.article_id, "index": -1, "title": "",
+            "source": first.source, "text": first.text, "context_before": "", "context_after": "",
+            "actors": actors}
+
+
+def _members(conn: Connection) -> dict[str, int]:
+    """``{email: user id}`` of the organization's users."""
+    users = conn.request("GET", "/api/users/", what="listing users").json()
+    if isinstance(users, dict):
+        users = users.get("results", [])
+    return {u["email"]: u["id"] for u in users if u.get("email")}
+
+
+def _create_user(conn: Connection, email: str) -> int:
+    username = email.split("@", 1)[0]
+    made = conn.request("POST", "/api/users/", json={"email": email, "username": username},
+                        what=f"creating user {email}").json()
+    logger.info("created Label Studio user %s (id %d) to keep annotation attribution", email, made["id"])
+    return made["id"]
+
+
+def _is_email(value: str) -> bool:
+    local, _, domain = value.partition("@")
+    return bool(local) and "." in domain and " " not in value

@@ -1,0 +1,95 @@
+"""The file-level entry point: read inputs, build the report, write its files.
+
+``slant report`` is a thin wrapper over :func:`make_report`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from annotate.labels import load_label_set
+from annotate.report.build import ReportOptions, build_report
+from annotate.report.dimensions import load_dimensions
+from annotate.report.inputs import ReportInputError, load_annotations, load_predictions, load_sentences
+from annotate.report.writer import ReportPaths, write_report
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What :func:`make_report` did: the files, the report dict and the input problems."""
+
+    paths: ReportPaths
+    report: dict[str, Any]
+    problems: list[str]
+
+
+def load_manifest_file(path: str | Path) -> dict[str, Any]:
+    """The manifest via the corpus side's ``annotate.corpus.load_manifest``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ReportInputError(f"{path}: manifest file not found")
+    try:
+        from annotate.corpus import load_manifest
+    except ImportError as exc:
+        raise ReportInputError(f"{path}: cannot read the manifest: annotate.corpus.load_manifest is not "
+                               f"available ({exc})") from None
+    try:
+        return dict(load_manifest(path))
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        raise ReportInputError(f"{path}: {exc}") from None
+
+
+def make_report(
+    *,
+    sentences: str | Path,
+    out_dir: str | Path,
+    predictions: str | Path | None = None,
+    annotations: str | Path | None = None,
+    manifest: str | Path | None = None,
+    dimensions: str | Path | None = None,
+    options: ReportOptions = ReportOptions(),
+) -> ReportResult:
+    """Read the files, score, and write report.json, the CSV tables and report.html to ``out_dir``.
+
+    At least one of ``predictions`` and ``annotations`` is needed. Bad lines are skipped and
+    returned as ``problems`` (also recorded in report.json); a missing file or a file
+    without a single valid record raises :class:`ReportInputError`.
+    """
+    if predictions is None and annotations is None:
+        raise ReportInputError("nothing to score: give predictions, annotations, or both")
+    labels = load_label_set().stance
+    problems: list[str] = []
+    sentence_records, bad = load_sentences(sentences)
+    problems += bad
+    prediction_records, annotation_records = [], []
+    if predictions is not None:
+        prediction_records, bad = load_predictions(predictions, labels=labels)
+        problems += bad
+    if annotations is not None:
+        annotation_records, bad = load_annotations(annotations)
+        problems += bad
+    manifest_data = load_manifest_file(manifest) if manifest is not None else None
+    for problem in problems:
+        logger.warning("%s", problem)
+
+    dims = None
+    if dimensions is not None:
+        load_dimensions(dimensions)  # fail early, naming the file, before any scoring
+        dims = str(dimensions)
+    inputs = {"sentences": str(sentences), "predictions": str(predictions) if predictions else None,
+              "annotations": str(annotations) if annotations else None,
+              "manifest": str(manifest) if manifest else None,
+              "dimensions": str(dimensions) if dimensions else "built-in"}
+    report = build_report(sentences=sentence_records, predictions=prediction_records,
+                          annotations=annotation_records, manifest=manifest_data, dimensions=dims,
+                          options=options, inputs=inputs, problems=problems)
+    paths = write_report(report, out_dir, sentences=sentence_records)
+    return ReportResult(paths=paths, report=report, problems=list(report["problems"]))
+
+
+__all__ = ["ReportResult", "make_report", "load_manifest_file"]

@@ -1,0 +1,91 @@
+"""Read the report's inputs (JSON Lines of the shared record types) with line-precise errors.
+
+A bad line never sinks the file: it is skipped and reported as a problem
+``"<file>:<line>: <what is wrong>"``. A missing file, or a file with lines but no valid
+record, raises :class:`ReportInputError`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from annotate.report.scoring import expected_stance
+from annotate.schema import AnnotationRecord, PredictionRecord, SentenceRecord
+
+T = TypeVar("T")
+
+#: Problems listed in an error message before "... and N more".
+_MAX_LISTED = 5
+
+
+class ReportInputError(ValueError):
+    """An input file is missing or holds no usable record."""
+
+
+def read_jsonl(path: str | Path, parse: Callable[[dict], T], *, what: str) -> tuple[list[T], list[str]]:
+    """Parse every line of ``path`` with ``parse``; returns ``(records, problems)``.
+
+    Blank lines are ignored. ``parse`` raises (TypeError, ValueError, KeyError) on a bad
+    record; the message is kept in the problem.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ReportInputError(f"{path}: {what} file not found")
+    records: list[T] = []
+    problems: list[str] = []
+    n_lines = 0
+    with path.open("r", encoding="utf-8", errors="strict") as handle:
+        try:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                n_lines += 1
+                try:
+                    data = json.loads(line)
+                    if not isinstance(data, dict):
+                        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+                    records.append(parse(data))
+                except json.JSONDecodeError as exc:
+                    problems.append(f"{path}:{number}: not valid JSON ({exc.msg})")
+                except (TypeError, ValueError, KeyError) as exc:
+                    problems.append(f"{path}:{number}: not a valid {what} record: {exc}")
+        except UnicodeDecodeError as exc:
+            raise ReportInputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if n_lines and not records:
+        listed = "; ".join(problems[:_MAX_LISTED])
+        more = f" ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
+        raise ReportInputError(f"{path}: no valid {what} record in {n_lines} line(s): {listed}{more}")
+    return records, problems
+
+
+def _parse_prediction(labels: Sequence[str]) -> Callable[[dict], PredictionRecord]:
+    def parse(data: dict) -> PredictionRecord:
+        record = PredictionRecord.from_dict(data)
+        if not isinstance(record.probabilities, dict):
+            raise ValueError("probabilities must be an object of label -> probability")
+        expected_stance(record.probabilities, labels=labels)  # validates keys and sum
+        if record.label not in labels:
+            raise ValueError(f"label {record.label!r} is not one of {list(labels)}")
+        return record
+    return parse
+
+
+def load_predictions(path: str | Path, *, labels: Sequence[str]) -> tuple[list[PredictionRecord], list[str]]:
+    """PredictionRecords of ``path`` whose probabilities cover exactly ``labels`` and sum to 1."""
+    return read_jsonl(path, _parse_prediction(labels), what="prediction")
+
+
+def load_annotations(path: str | Path) -> tuple[list[AnnotationRecord], list[str]]:
+    """AnnotationRecords of ``path`` (as written by ``slant pull``)."""
+    return read_jsonl(path, AnnotationRecord.from_dict, what="annotation")
+
+
+def load_sentences(path: str | Path) -> tuple[list[SentenceRecord], list[str]]:
+    """SentenceRecords of ``path`` (as written by ``slant ingest``)."""
+    return read_jsonl(path, SentenceRecord.from_dict, what="sentence")
+
+
+__all__ = ["ReportInputError", "read_jsonl", "load_predictions", "load_annotations", "load_sentences"]

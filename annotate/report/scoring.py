@@ -1,0 +1,320 @@
+"""Article scores: net stance per dimension, a bootstrap interval, and the evidence behind it.
+
+Pure functions over plain values; no I/O. The unit of evidence is one sentence's stance
+toward a dimension's target, an :class:`Observation` with a value in [-1, 1]:
+
+- human (adjudicated) labels map the stance scale linearly onto [-1, 1]: with the labels
+  of ``label_config.xml`` that is critical = -1, neutral = 0, favorable = +1;
+- model predictions use the expected value under the predicted probabilities, which for
+  three labels is ``p(favorable) - p(critical)``;
+- either is multiplied by the dimension's sign, so +1 always means "more of the title"
+  (for ``critical_of_taliban`` a critical sentence is +1).
+
+An article's score on a dimension is the mean of its observations. Its interval is a
+percentile bootstrap over sentences. Fewer than ``min_sentences`` observations give the
+status ``"insufficient_evidence"`` and no score or interval, never a confident number.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from annotate.report.dimensions import Dimension
+
+STATUS_OK = "ok"
+STATUS_INSUFFICIENT = "insufficient_evidence"
+
+#: Sum of probabilities may be off by float rounding; beyond this it is an error.
+_PROBABILITY_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One sentence's stance value on one dimension.
+
+    Attributes:
+        sentence_id, article_id: where the sentence is.
+        value: signed stance value in [-1, 1] (already multiplied by the dimension's sign).
+        label: the human adjudicated label, or the model's predicted label.
+        probability: model only: the probability of ``label``.
+        agreement: human only: share of annotators agreeing with ``label``.
+        n_annotators: human only.
+        task_id: Label Studio task id when known.
+    """
+
+    sentence_id: str
+    article_id: str
+    value: float
+    label: str | None = None
+    probability: float | None = None
+    agreement: float | None = None
+    n_annotators: int | None = None
+    task_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """An observation ranked by how much it moves its article's score.
+
+    ``contribution`` is ``value / n``: the score is the sum of the contributions, so the
+    sentences with the largest ``|contribution|`` move it most (in the sign's direction).
+    """
+
+    observation: Observation
+    contribution: float
+    rank: int
+
+
+@dataclass(frozen=True)
+class DimensionScore:
+    """Score of one article (or source) on one dimension from one basis (human or model).
+
+    Attributes:
+        score: mean signed stance in [-1, 1]; None when evidence is insufficient.
+        ci_low, ci_high: bootstrap percentile interval; None when evidence is insufficient.
+        n_sentences: observations behind the score.
+        status: ``"ok"`` or ``"insufficient_evidence"``.
+        evidence: the observations that move the score most, strongest first (also given
+            when evidence is insufficient, so reviewers see what little there is).
+        n_excluded: sentences about the target left out (off target / unresolved ties).
+        n_articles: articles with at least one observation (source scores only).
+    """
+
+    score: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n_sentences: int
+    status: str
+    evidence: tuple[Evidence, ...] = ()
+    n_excluded: int = 0
+    n_articles: int | None = None
+
+    @property
+    def sufficient(self) -> bool:
+        return self.status == STATUS_OK
+
+
+class AdjudicatedLike(Protocol):
+    """The fields of ``annotate.adjudication.AdjudicatedLabel`` that scoring reads."""
+
+    sentence_id: str
+    article_id: str
+    target: str
+    label: str | None
+    off_target: bool
+    n_annotators: int
+    agreement: float
+    task_id: int | None
+
+
+class PredictionLike(Protocol):
+    """The fields of :class:`annotate.schema.PredictionRecord` that scoring reads."""
+
+    sentence_id: str
+    article_id: str
+    target: str
+    label: str
+    probabilities: Mapping[str, float]
+
+
+def stance_values(labels: Sequence[str]) -> dict[str, float]:
+    """Map ordinal stance labels (critical ... favorable) linearly onto [-1, 1].
+
+    ``("critical", "neutral", "favorable")`` -> ``{-1.0, 0.0, 1.0}``. Needs >= 2 labels.
+    """
+    if len(labels) < 2:
+        raise ValueError(f"need at least two stance labels, got {list(labels)}")
+    last = len(labels) - 1
+    return {label: 2.0 * i / last - 1.0 for i, label in enumerate(labels)}
+
+
+def expected_stance(probabilities: Mapping[str, float], *, labels: Sequence[str]) -> float:
+    """Expected stance value under ``probabilities`` (``p(fav) - p(crit)`` for three labels).
+
+    Raises ValueError when a label is missing or unknown, a probability is negative or not
+    finite, or they do not sum to 1 (within 1e-3; small rounding is renormalised away).
+    """
+    values = stance_values(labels)
+    if set(probabilities) != set(values):
+        raise ValueError(f"probabilities must have exactly the stance labels {list(labels)}, "
+                         f"got {sorted(probabilities)}")
+    probs = {k: float(v) for k, v in probabilities.items()}
+    if any(not math.isfinite(p) or p < 0 for p in probs.values()):
+        raise ValueError(f"probabilities must be finite and >= 0, got {probs}")
+    total = sum(probs.values())
+    if abs(total - 1.0) > _PROBABILITY_TOLERANCE:
+        raise ValueError(f"probabilities must sum to 1, got {total:.4f}")
+    return sum(values[k] * p for k, p in probs.items()) / total
+
+
+def observations_from_predictions(
+    predictions: Iterable[PredictionLike],
+    dimension: Dimension,
+    *,
+    labels: Sequence[str],
+    task_ids: Mapping[str, int] | None = None,
+    exclude: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset(),
+) -> list[Observation]:
+    """Model observations of ``dimension``: one per prediction whose target is the dimension's.
+
+    Args:
+        predictions: PredictionRecord-like objects (any articles; grouping is the caller's).
+        labels: the stance labels in ordinal order.
+        task_ids: sentence_id -> Label Studio task id, for links.
+        exclude: (sentence_id, target) pairs to leave out, e.g. mentions humans marked as
+            off target ("not that actor", "not about engagement"): a prediction for a
+            mention that is not the actor says nothing about that actor.
+    """
+    task_ids = task_ids or {}
+    out = []
+    for p in predictions:
+        if p.target != dimension.target or (p.sentence_id, p.target) in exclude:
+            continue
+        out.append(Observation(
+            sentence_id=p.sentence_id, article_id=p.article_id,
+            value=dimension.sign * expected_stance(p.probabilities, labels=labels),
+            label=p.label, probability=float(p.probabilities.get(p.label, float("nan"))),
+            task_id=task_ids.get(p.sentence_id)))
+    return out
+
+
+def observations_from_adjudicated(
+    adjudicated: Iterable[AdjudicatedLike],
+    dimension: Dimension,
+    *,
+    labels: Sequence[str],
+) -> tuple[list[Observation], int]:
+    """Human observations of ``dimension`` from adjudicated labels.
+
+    Returns ``(observations, n_excluded)``: labels that are off target or unresolved
+    (``label is None``, e.g. a tie under the "unresolved" policy) are excluded and counted.
+    Raises ValueError on a label that is not a stance label.
+    """
+    values = stance_values(labels)
+    out, excluded = [], 0
+    for a in adjudicated:
+        if a.target != dimension.target:
+            continue
+        if a.off_target or a.label is None:
+            excluded += 1
+            continue
+        if a.label not in values:
+            raise ValueError(f"sentence {a.sentence_id} target {a.target}: label {a.label!r} is not one of "
+                             f"{list(labels)}")
+        out.append(Observation(
+            sentence_id=a.sentence_id, article_id=a.article_id, value=dimension.sign * values[a.label],
+            label=a.label, agreement=float(a.agreement), n_annotators=int(a.n_annotators),
+            task_id=a.task_id))
+    return out, excluded
+
+
+def rng_for(seed: int, *keys: str) -> np.random.Generator:
+    """A generator seeded by ``seed`` and stable keys (article, dimension, basis).
+
+    Each score gets its own stream, so one score does not change when others are added or
+    the input order changes.
+    """
+    return np.random.default_rng([seed, *(zlib.crc32(k.encode("utf-8")) for k in keys)])
+
+
+def bootstrap_mean_ci(
+    values: Sequence[float] | np.ndarray,
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    rng: np.random.Generator | None = None,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (shape ``(n,)``).
+
+    Edge cases: one value or identical values give a zero-width interval at that value;
+    no values raise ValueError. The interval always lies within [min(values), max(values)].
+    """
+    x = np.asarray(values, dtype=float)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"need a non-empty 1-d array of values, got shape {x.shape}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
+    rng = rng if rng is not None else np.random.default_rng(0)
+    means = x[rng.integers(0, x.size, size=(n_resamples, x.size))].mean(axis=1)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(means, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+def select_evidence(observations: Sequence[Observation], *, k: int = 3) -> tuple[Evidence, ...]:
+    """The ``k`` observations with the largest ``|value| / n``, strongest first.
+
+    Observations with value 0 (a neutral label) do not move the score and are never evidence.
+    Ties keep input order (callers pass observations in sentence order).
+    """
+    n = len(observations)
+    if n == 0 or k <= 0:
+        return ()
+    ranked = sorted((o for o in observations if o.value != 0), key=lambda o: -abs(o.value))[:k]
+    return tuple(Evidence(observation=o, contribution=o.value / n, rank=i + 1) for i, o in enumerate(ranked))
+
+
+def score_observations(
+    observations: Sequence[Observation],
+    *,
+    min_sentences: int = 3,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    rng: np.random.Generator | None = None,
+    n_evidence: int = 3,
+    n_excluded: int = 0,
+) -> DimensionScore:
+    """Score one article on one dimension from its observations.
+
+    Returns a :class:`DimensionScore`: mean value, bootstrap interval over sentences and the
+    top ``n_evidence`` evidence. With fewer than ``min_sentences`` observations (0 included)
+    the status is ``"insufficient_evidence"`` and score and interval are None.
+    """
+    if min_sentences < 1:
+        raise ValueError(f"min_sentences must be >= 1, got {min_sentences}")
+    evidence = select_evidence(observations, k=n_evidence)
+    n = len(observations)
+    if n < min_sentences:
+        return DimensionScore(score=None, ci_low=None, ci_high=None, n_sentences=n,
+                              status=STATUS_INSUFFICIENT, evidence=evidence, n_excluded=n_excluded)
+    values = np.array([o.value for o in observations], dtype=float)
+    low, high = bootstrap_mean_ci(values, n_resamples=n_resamples, confidence=confidence, rng=rng)
+    return DimensionScore(score=float(values.mean()), ci_low=low, ci_high=high, n_sentences=n,
+                          status=STATUS_OK, evidence=evidence, n_excluded=n_excluded)
+
+
+def difference(model: DimensionScore | None, human: DimensionScore | None) -> float | None:
+    """``model.score - human.score`` when both are sufficient, else None."""
+    if model is None or human is None or model.score is None or human.score is None:
+        return None
+    return model.score - human.score
+
+
+def rounded(x: float | None, digits: int = 6) -> float | None:
+    """``x`` rounded for output (floats like 0.5199999999999999 help no reader); None stays None."""
+    return None if x is None else round(float(x), digits)
+
+
+def score_to_dict(score: DimensionScore | None) -> dict[str, Any] | None:
+    """Numbers-only dict form, rounded to 6 decimals (evidence is serialised by the report
+    builder, which knows the texts)."""
+    if score is None:
+        return None
+    return {"score": rounded(score.score), "ci_low": rounded(score.ci_low), "ci_high": rounded(score.ci_high),
+            "n_sentences": score.n_sentences, "n_excluded": score.n_excluded, "status": score.status,
+            **({"n_articles": score.n_articles} if score.n_articles is not None else {})}
+
+
+__all__ = [
+    "STATUS_OK", "STATUS_INSUFFICIENT", "Observation", "Evidence", "DimensionScore",
+    "stance_values", "expected_stance", "observations_from_predictions", "observations_from_adjudicated",
+    "rng_for", "rounded", "bootstrap_mean_ci", "select_evidence", "score_observations", "difference", "score_to_dict",
+]

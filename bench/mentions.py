@@ -1,0 +1,90 @@
+"""Actor-mention quality on the seeds: precision and recall against the hand-made gold list.
+
+    python bench/mentions.py [--seeds seeds] [--gold tests/data/gold_mentions.jsonl] [--errors]
+
+A mention matches when article, actor and character span (offsets into the ORIGINAL article
+file) are all equal, so the gold list stays valid if sentence boundaries move.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from annotate.corpus import ingest_paths, original_offsets  # noqa: E402
+
+Key = tuple[str, int, int, str]  # article_id, start, end, actor
+
+
+def predicted_mentions(seeds: Path) -> tuple[dict[Key, str], float, int]:
+    t0 = time.perf_counter()
+    result = ingest_paths([seeds])
+    seconds = time.perf_counter() - t0
+    texts = {a.article_id: Path(a.path).read_text(encoding="utf-8") for a in result.articles}
+    found: dict[Key, str] = {}
+    for rec in result.records:
+        offs = original_offsets(rec, texts[rec.article_id])
+        for m in rec.mentions:
+            found[(rec.article_id, offs[m.start], offs[m.end - 1] + 1, m.actor)] = m.text
+    return found, seconds, len(result.records)
+
+
+def load_gold(path: Path) -> dict[Key, str]:
+    gold = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                g = json.loads(line)
+                gold[(g["article_id"], g["start"], g["end"], g["actor"])] = g["text"]
+    return gold
+
+
+def prf(tp: int, n_pred: int, n_gold: int) -> tuple[float, float, float]:
+    p = tp / n_pred if n_pred else 1.0
+    r = tp / n_gold if n_gold else 1.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=Path, default=ROOT / "seeds")
+    ap.add_argument("--gold", type=Path, default=ROOT / "tests" / "data" / "gold_mentions.jsonl")
+    ap.add_argument("--errors", action="store_true", help="list every false positive and miss")
+    args = ap.parse_args()
+
+    gold = load_gold(args.gold)
+    pred, seconds, n_sentences = predicted_mentions(args.seeds)
+    tp = set(gold) & set(pred)
+    p, r, f = prf(len(tp), len(pred), len(gold))
+    print(f"seeds: {n_sentences} sentences, ingested in {seconds:.2f} s (includes loading spaCy)")
+    print(f"gold mentions {len(gold)}  predicted {len(pred)}  correct {len(tp)}")
+    print(f"precision {p:.4f}  recall {r:.4f}  F1 {f:.4f}   (targets: precision >= 0.95, recall >= 0.90)")
+    print()
+    print(f"{'actor':<18}{'gold':>6}{'pred':>6}{'tp':>6}{'P':>8}{'R':>8}")
+    g_by = Counter(k[3] for k in gold)
+    p_by = Counter(k[3] for k in pred)
+    t_by = Counter(k[3] for k in tp)
+    for actor in sorted(set(g_by) | set(p_by), key=lambda a: -g_by[a]):
+        ap_, ar_, _ = prf(t_by[actor], p_by[actor], g_by[actor])
+        print(f"{actor:<18}{g_by[actor]:>6}{p_by[actor]:>6}{t_by[actor]:>6}{ap_:>8.3f}{ar_:>8.3f}")
+    fps = sorted(set(pred) - tp)
+    fns = sorted(set(gold) - tp)
+    print(f"\nfalse positives {len(fps)}, misses {len(fns)}" + ("" if args.errors else " (--errors lists them)"))
+    if args.errors:
+        for k in fps:
+            print(f"  FP {k[0][:3]} {k[1]:>5}-{k[2]:<5} {pred[k]!r} -> {k[3]}")
+        for k in fns:
+            print(f"  FN {k[0][:3]} {k[1]:>5}-{k[2]:<5} {gold[k]!r} -> {k[3]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

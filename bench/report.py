@@ -1,0 +1,71 @@
+"""Report speed: build + write a report for synthetic corpora of growing size.
+
+Synthetic inputs (random stance probabilities, not model output) shaped like the seeds:
+40 sentences per article, 1-3 actor mentions per sentence from 12 actors, a prediction per
+(sentence, actor) and for engagement, 10 sources. Prints seconds for build_report and for
+write_report (JSON + CSV + HTML), and the HTML size.
+
+    python bench/report.py [--articles 100 1000] [--bootstrap 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+
+from annotate.labels import ENGAGEMENT_TARGET, load_label_set
+from annotate.report import ReportOptions, build_report, write_report
+from annotate.schema import Mention, PredictionRecord, SentenceRecord
+
+ACTORS = ["united_states", "pakistan", "afghan_taliban", "ttp", "china", "india", "russia", "iran", "isis_k",
+          "al_qaeda", "qatar", "turkiye"]
+
+
+def synthetic(n_articles: int, *, seed: int = 0) -> tuple[list[SentenceRecord], list[PredictionRecord]]:
+    rng = np.random.default_rng(seed)
+    labels = load_label_set().stance
+    sentences, predictions = [], []
+    for a in range(n_articles):
+        article_id = f"art{a:05d}"
+        for i in range(40):
+            actors = list(rng.choice(ACTORS, size=rng.integers(1, 4), replace=False))
+            text = " ".join(f"{actor} did something." for actor in actors)
+            mentions, cursor = [], 0
+            for actor in actors:
+                start = text.index(actor, cursor)
+                mentions.append(Mention(actor, actor, start, start + len(actor)))
+                cursor = start + len(actor)
+            sid = f"{article_id}-{i}"
+            sentences.append(SentenceRecord(sentence_id=sid, article_id=article_id, index=i, text=text, start=0,
+                                            end=len(text), mentions=mentions, source=f"source-{a % 10}"))
+            for target in [*actors, ENGAGEMENT_TARGET]:
+                probs = dict(zip(labels, rng.dirichlet([1.0, 2.0, 1.0]).tolist()))
+                predictions.append(PredictionRecord(sid, article_id, target, max(probs, key=probs.get), probs,
+                                                    "synthetic"))
+    return sentences, predictions
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--bootstrap", type=int, default=2000)
+    args = parser.parse_args()
+    print(f"{'articles':>8} {'sentences':>9} {'predictions':>11} {'build s':>8} {'write s':>8} {'html MB':>8}")
+    for n in args.articles:
+        sentences, predictions = synthetic(n)
+        t0 = time.perf_counter()
+        report = build_report(sentences=sentences, predictions=predictions,
+                              options=ReportOptions(n_resamples=args.bootstrap))
+        t1 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as out:
+            paths = write_report(report, out, sentences=sentences)
+            t2 = time.perf_counter()
+            size = paths.html.stat().st_size / 1e6
+        print(f"{n:>8} {len(sentences):>9} {len(predictions):>11} {t1 - t0:>8.2f} {t2 - t1:>8.2f} {size:>8.1f}")
+
+
+if __name__ == "__main__":
+    main()

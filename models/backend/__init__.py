@@ -1,0 +1,117 @@
+"""Slant's Label Studio ML backend: ``slant serve --model DIR``.
+
+- :mod:`models.backend.tasks`: Label Studio task <-> model inputs, predictions, training pairs.
+- :mod:`models.backend.service`: the model in use and its background retraining.
+- :mod:`models.backend.app`: the HTTP protocol (starlette).
+
+:func:`build_service` + :func:`run` are what the CLI calls; :class:`ThreadedBackend` runs
+the same server on a thread (tests, notebooks) and stops it on exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9090
+
+
+def resolve_connection(url: str | None = None, api_key: str | None = None) -> Any:
+    """Label Studio URL + token for fetching annotations, or ``None`` (then ``/setup``'s are used).
+
+    Order: explicit arguments, then ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY``, then the
+    local server started by ``slant labelstudio start`` (its 0600 token file).
+    """
+    from models.backend.service import Connection
+
+    url = url or os.environ.get("LABEL_STUDIO_URL")
+    api_key = api_key or os.environ.get("LABEL_STUDIO_API_KEY")
+    if url and api_key:
+        return Connection(url.rstrip("/"), api_key)
+    try:
+        from annotate.labelstudio.server import LocalServer
+
+        server = LocalServer()
+        if server.status().running:
+            return Connection(server.url, server.token())
+    except Exception as exc:  # no local server: fall back to what Label Studio sends to /setup
+        log.debug("no local Label Studio connection: %s", exc)
+    return None
+
+
+def build_service(model_dir: str | Path, *, retrain_every: int = 10, min_pairs: int = 10,
+                  save_dir: str | Path | None = None, connection: Any = None, base_data: str | Path | None = None) -> Any:
+    """Load the model in ``model_dir`` and wrap it in a :class:`~models.backend.service.BackendService`.
+
+    ``base_data``: a saved Slant stance dataset (``slant dataset`` output); its train split is
+    added to every retraining so project labels refine the model instead of replacing its data.
+    """
+    from models.backend.service import BackendService, RetrainSettings
+    from models.registry import load_model
+
+    model = load_model(model_dir)
+    base_inputs: list[Any] = []
+    base_labels: list[str] = []
+    if base_data is not None:
+        import datasets
+
+        from models.inputs import from_dataset
+
+        loaded = datasets.load_from_disk(str(base_data))
+        split = loaded["train"] if isinstance(loaded, datasets.DatasetDict) else loaded
+        base_inputs, base_labels = from_dataset(split)
+    settings = RetrainSettings(retrain_every=retrain_every, min_pairs=min_pairs,
+                               save_dir=Path(save_dir) if save_dir else None,
+                               base_inputs=base_inputs, base_labels=base_labels)
+    return BackendService(model, model_dir=model_dir, settings=settings, connection=connection)
+
+
+def run(service: Any, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+    """Serve until interrupted (blocking)."""
+    import uvicorn
+
+    from models.backend.app import create_app
+
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+
+
+class ThreadedBackend:
+    """Run the backend on a thread: ``with ThreadedBackend(service, port=0) as backend: backend.url``.
+
+    ``port=0`` picks a free port. The server is stopped (and the thread joined) on exit.
+    """
+
+    def __init__(self, service: Any, *, host: str = DEFAULT_HOST, port: int = 0) -> None:
+        import uvicorn
+
+        from models.backend.app import create_app
+
+        self.service = service
+        self._server = uvicorn.Server(uvicorn.Config(create_app(service), host=host, port=port, log_level="warning"))
+        self._thread = threading.Thread(target=self._server.run, name="slant-ml-backend", daemon=True)
+        self.host = host
+
+    @property
+    def url(self) -> str:
+        sockets = self._server.servers[0].sockets
+        return f"http://{self.host}:{sockets[0].getsockname()[1]}"
+
+    def __enter__(self) -> "ThreadedBackend":
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the ML backend did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)

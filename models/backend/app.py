@@ -1,0 +1,136 @@
+"""Label Studio's ML backend protocol over HTTP (starlette), as Label Studio 1.23.2 calls it.
+
+Routes and payloads follow ``label_studio/ml/api_connector.py`` of the server and
+``label_studio_ml/api.py`` of HumanSignal's label-studio-ml-backend:
+
+- ``GET /health`` (and ``GET /``): ``{"status": "UP", "model_class", "model_version"}``.
+- ``POST /setup`` ``{project: "<id>.<created_ts>", schema, hostname, access_token, extra_params}``
+  -> ``{"model_version"}``. Label Studio calls it before every prediction round and takes
+  the version it answers as the backend's current one.
+- ``POST /predict`` ``{tasks: [...], project, label_config, params}`` -> ``{"results": [one
+  prediction per task, in order], "model_version"}``; each prediction is
+  ``{result, score, model_version}``.
+- ``POST /webhook`` ``{action, project: {...}, ...}``: ANNOTATION_CREATED / UPDATED / DELETED are
+  counted towards a retraining, START_TRAINING (what the server's "Start training" sends)
+  starts one -> 201 ``{"result", "status": "ok"}``; other actions -> 200 ``{"status": "Unknown event"}``.
+- ``POST /train`` ``{annotations: [annotated tasks], project}``: the older training call
+  (servers with the START_TRAINING webhook flag off) -> 201 ``{"job"}``; 400 with no annotations.
+- ``GET /versions`` -> ``{"versions": [...]}``, ``POST /job_status`` ``{job}``, ``GET /is_training``,
+  ``GET /metrics``, ``POST /validate``.
+
+Handlers are plain ``def`` functions: starlette runs them in its thread pool, so a slow
+prediction never blocks ``/health``, and training runs on its own thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from models.backend.service import ANNOTATION_EVENTS, START_TRAINING, BackendService, project_id_of
+from models.backend.tasks import TaskDataError
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_ACTIONS = (*ANNOTATION_EVENTS, START_TRAINING)
+
+
+def create_app(service: BackendService) -> Starlette:
+    """The ASGI app serving ``service`` (run it with uvicorn)."""
+
+    async def body(request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        if not raw:
+            return {}
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise BadRequest(f"request body is not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise BadRequest(f"request body must be a JSON object, got {type(data).__name__}")
+        return data
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "UP", "model_class": type(service.model).__name__,
+                             "model_version": service.model_version})
+
+    async def setup(request: Request) -> JSONResponse:
+        return JSONResponse(service.setup(await body(request)))
+
+    async def predict(request: Request) -> JSONResponse:
+        data = await body(request)
+        tasks = data.get("tasks")
+        if not isinstance(tasks, list):
+            raise BadRequest("'tasks' must be a list of Label Studio tasks")
+        from starlette.concurrency import run_in_threadpool
+
+        results = await run_in_threadpool(service.predict, tasks)
+        return JSONResponse({"results": results, "model_version": service.model_version})
+
+    async def webhook(request: Request) -> JSONResponse:
+        data = await body(request)
+        action = data.pop("action", None)
+        if action not in WEBHOOK_ACTIONS:
+            return JSONResponse({"status": "Unknown event"}, status_code=200)
+        result = service.webhook(action, data)
+        return JSONResponse({"result": result, "status": "ok"}, status_code=201)
+
+    async def train(request: Request) -> JSONResponse:
+        data = await body(request)
+        annotations = data.get("annotations")
+        if not annotations:
+            return JSONResponse("No annotations found.", status_code=400)
+        job = service.start_training(project_id_of(data.get("project")), reason="/train", tasks=annotations)
+        return JSONResponse({"job": job.job_id}, status_code=201)
+
+    async def versions(request: Request) -> JSONResponse:
+        return JSONResponse({"versions": list(service.versions), "model_version": service.model_version})
+
+    async def job_status(request: Request) -> JSONResponse:
+        data = await body(request)
+        job = service.jobs.get(str(data.get("job", "")))
+        if job is None:
+            return JSONResponse({"error": f"no job {data.get('job')!r}"}, status_code=404)
+        return JSONResponse(job.to_dict())
+
+    async def is_training(request: Request) -> JSONResponse:
+        return JSONResponse({"is_training": service.is_training(), **service.status()})
+
+    async def metrics(request: Request) -> JSONResponse:
+        return JSONResponse({})
+
+    async def validate(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def bad_request(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"error": str(exc), "status": "error"}, status_code=400)
+
+    async def server_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return JSONResponse({"error": f"{type(exc).__name__}: {exc}", "status": "error"}, status_code=500)
+
+    routes = [
+        Route("/", health, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/setup", setup, methods=["POST"]),
+        Route("/predict", predict, methods=["POST"]),
+        Route("/webhook", webhook, methods=["POST"]),
+        Route("/train", train, methods=["POST"]),
+        Route("/versions", versions, methods=["GET"]),
+        Route("/job_status", job_status, methods=["POST"]),
+        Route("/is_training", is_training, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/validate", validate, methods=["POST"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={BadRequest: bad_request, TaskDataError: bad_request,
+                                                        Exception: server_error})
+
+
+class BadRequest(ValueError):
+    """The request is not what the protocol expects (answered with 400)."""

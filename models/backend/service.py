@@ -1,0 +1,315 @@
+"""The model behind the ML backend: predictions, and retraining in a background thread.
+
+:class:`BackendService` holds the model in use. Predictions read the current model
+reference once per request, so a retraining that finishes mid-request never mixes two
+models in one answer. Retraining fetches the project's annotated tasks from Label Studio
+(through ``label-studio-sdk``), fits a fresh model of the same kind on a thread, saves it,
+and then swaps the reference under a lock: predictions never wait for training, and the
+``model_version`` on every prediction names the model that made it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.backend.tasks import predict_tasks, training_pairs_from_tasks
+
+log = logging.getLogger(__name__)
+
+#: Webhook actions that count as "new labels"; START_TRAINING always trains.
+ANNOTATION_EVENTS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATION_DELETED")
+START_TRAINING = "START_TRAINING"
+
+
+class TrainingDataError(RuntimeError):
+    """Too few usable labels (or only one class) to train on."""
+
+
+@dataclass
+class RetrainSettings:
+    """When and how the backend retrains.
+
+    Attributes:
+        retrain_every: start a retraining after this many annotation webhooks
+            (ANNOTATION_CREATED/UPDATED/DELETED) since the last one; 0 = only on START_TRAINING.
+        min_pairs: fewest labeled (sentence, target) pairs to train on.
+        save_dir: where retrained models are saved, one subdirectory per model_version
+            (``None`` keeps them in memory only).
+        base_inputs / base_labels: extra training pairs always included (e.g. the model's
+            original training set), so a few project labels refine rather than replace it.
+    """
+
+    retrain_every: int = 10
+    min_pairs: int = 10
+    save_dir: Path | None = None
+    base_inputs: Sequence[Any] = ()
+    base_labels: Sequence[str] = ()
+
+
+@dataclass
+class TrainingJob:
+    """One retraining run; ``status`` is queued | running | done | failed | skipped."""
+
+    job_id: str
+    project: str
+    reason: str
+    status: str = "queued"
+    started_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    model_version: str | None = None
+    n_pairs: int = 0
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where to fetch a project's tasks: a Label Studio URL and an API token (never logged)."""
+
+    url: str
+    api_key: str = field(repr=False)
+
+
+def fresh_estimator(model: Any, model_dir: str | Path | None) -> Any:
+    """An unfitted model of the same kind and settings as ``model``.
+
+    The transformer continues from the checkpoint in use (its saved directory), so a few
+    hundred project labels adapt it instead of starting from the base model; sklearn-like
+    models are rebuilt from ``get_params()``.
+    """
+    kind = getattr(model, "kind", "")
+    if kind == "transformer":
+        from models.training_args import TrainingArguments
+        from models.transformer import TransformerStanceClassifier
+
+        args = TrainingArguments.from_dict(dict(model.metadata_.get("training_args", {})))
+        args.show_progress = False
+        return TransformerStanceClassifier(base_model=model_dir or model.metadata_.get("base_model"), args=args,
+                                           runtime=getattr(model, "runtime", "int8"))
+    if hasattr(model, "get_params"):
+        return type(model)(**model.get_params())
+    return type(model)()
+
+
+def fetch_project_tasks(connection: Connection, project_id: int) -> list[dict[str, Any]]:
+    """Every task of a Label Studio project with its annotations (SDK ``tasks.list(fields="all")``)."""
+    from label_studio_sdk import LabelStudio
+
+    client = LabelStudio(base_url=connection.url, api_key=connection.api_key)
+    tasks = []
+    for task in client.tasks.list(project=project_id, fields="all"):
+        data = task.model_dump() if hasattr(task, "model_dump") else dict(task)
+        tasks.append(data)
+    return tasks
+
+
+class BackendService:
+    """The model in use, its predictions and its retraining.
+
+    Args:
+        model: a fitted :class:`models.base.StanceClassifier`.
+        model_dir: the directory it was loaded from (the transformer continues from it).
+        settings: :class:`RetrainSettings`.
+        connection: Label Studio URL and token for fetching annotations; when ``None``, the
+            ``hostname`` and ``access_token`` Label Studio sends to ``/setup`` are used.
+        fetch_tasks: ``(connection, project_id) -> tasks``; defaults to :func:`fetch_project_tasks`.
+        make_estimator: ``(model, model_dir) -> unfitted model``; defaults to :func:`fresh_estimator`.
+    """
+
+    def __init__(self, model: Any, *, model_dir: str | Path | None = None, settings: RetrainSettings | None = None,
+                 connection: Connection | None = None,
+                 fetch_tasks: Callable[[Connection, int], list[dict[str, Any]]] = fetch_project_tasks,
+                 make_estimator: Callable[[Any, str | Path | None], Any] = fresh_estimator) -> None:
+        self._model = model
+        self._model_dir = Path(model_dir) if model_dir else None
+        self.settings = settings or RetrainSettings()
+        self._connection = connection
+        self._setup_connections: dict[str, Connection] = {}
+        self._fetch_tasks = fetch_tasks
+        self._make_estimator = make_estimator
+        self._lock = threading.Lock()  # guards the model swap, the job table and counters
+        self._train_lock = threading.Lock()  # one training at a time
+        self._events_since_training: dict[str, int] = {}
+        self.jobs: dict[str, TrainingJob] = {}
+        self.versions: list[str] = [model.model_version]
+
+    # -- the model in use -----------------------------------------------------------------
+    @property
+    def model(self) -> Any:
+        return self._model
+
+    @property
+    def model_version(self) -> str:
+        return self._model.model_version
+
+    def predict(self, tasks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """One Label Studio prediction per task (see :func:`models.backend.tasks.predict_tasks`)."""
+        model = self._model  # one model for the whole request, even if a swap happens meanwhile
+        return predict_tasks(model, tasks)
+
+    # -- Label Studio calls ---------------------------------------------------------------
+    def setup(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """``/setup``: remember how to reach this project's server; answer the model version."""
+        project = project_id_of(payload.get("project"))
+        hostname, token = payload.get("hostname"), payload.get("access_token")
+        if project and hostname and token:
+            self._setup_connections[project] = Connection(str(hostname).rstrip("/"), str(token))
+        return {"model_version": self.model_version}
+
+    def webhook(self, action: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """``/webhook``: count annotation events, start retraining when due or asked."""
+        project = project_id_of(payload.get("project"))
+        if action == START_TRAINING:
+            job = self.start_training(project, reason=action)
+            return {"job": job.job_id, "status": job.status}
+        if action in ANNOTATION_EVENTS:
+            with self._lock:
+                count = self._events_since_training.get(project, 0) + 1
+                self._events_since_training[project] = count
+            every = self.settings.retrain_every
+            if every > 0 and count >= every:
+                job = self.start_training(project, reason=f"{count} annotation events")
+                return {"job": job.job_id, "status": job.status}
+            return {"status": "recorded", "events_since_training": count}
+        return {"status": "ignored"}
+
+    # -- training -------------------------------------------------------------------------
+    def start_training(self, project: str, *, reason: str, tasks: Iterable[Mapping[str, Any]] | None = None) -> TrainingJob:
+        """Start a retraining on a background thread and return its job at once.
+
+        ``tasks`` (annotated tasks, as Label Studio's ``/train`` call sends them) skips the
+        fetch. If a training is already running, this one is queued and runs right after it
+        (with the annotations as they are then); further requests merge into the queued one.
+        """
+        with self._lock:
+            if tasks is None:
+                for queued in self.jobs.values():
+                    if queued.project == project and queued.status == "queued":
+                        return queued  # it will fetch the newest annotations when it starts
+            job = TrainingJob(job_id=uuid.uuid4().hex[:12], project=project, reason=reason)
+            self.jobs[job.job_id] = job
+            self._events_since_training[project] = 0
+        task_list = list(tasks) if tasks is not None else None
+        thread = threading.Thread(target=self._run_job, args=(job, task_list), name=f"retrain-{job.job_id}", daemon=True)
+        thread.start()
+        return job
+
+    def is_training(self) -> bool:
+        return any(job.status in ("queued", "running") for job in list(self.jobs.values()))
+
+    def wait_idle(self, timeout: float = 120.0) -> bool:
+        """Block until no training is queued or running (tests, shutdown); ``False`` on timeout."""
+        deadline = time.monotonic() + timeout
+        while self.is_training():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def _connection_for(self, project: str) -> Connection:
+        connection = self._connection or self._setup_connections.get(project)
+        if connection is None:
+            raise RuntimeError(
+                f"project {project}: no Label Studio connection to fetch annotations; set LABEL_STUDIO_URL and "
+                "LABEL_STUDIO_API_KEY (or start the local server) before `slant serve`, or let Label Studio call /setup"
+            )
+        return connection
+
+    def _run_job(self, job: TrainingJob, tasks: list[dict[str, Any]] | None) -> None:
+        with self._train_lock:
+            job.status = "running"
+            job.started_at = time.time()
+            try:
+                if tasks is None:
+                    if not job.project:
+                        raise RuntimeError("no project id in the request: cannot fetch its annotations")
+                    tasks = self._fetch_tasks(self._connection_for(job.project), int(job.project))
+                new_model, n_pairs = self.train_on_tasks(tasks)
+                job.n_pairs = n_pairs
+                self._install(new_model)
+                job.model_version = new_model.model_version
+                job.status = "done"
+                job.message = f"trained on {n_pairs} pairs; now serving {job.model_version}"
+                log.info("job %s: %s", job.job_id, job.message)
+            except TrainingDataError as exc:
+                job.status, job.message = "skipped", str(exc)
+                log.info("job %s skipped: %s", job.job_id, exc)
+            except Exception as exc:  # a failed retraining must not take the server down
+                job.status, job.message = "failed", f"{type(exc).__name__}: {exc}"
+                log.exception("job %s failed", job.job_id)
+            finally:
+                job.finished_at = time.time()
+
+    def train_on_tasks(self, tasks: Iterable[Mapping[str, Any]]) -> tuple[Any, int]:
+        """Fit a fresh model on the annotated tasks (plus the base pairs); does not install it."""
+        inputs, labels, counts = training_pairs_from_tasks(tasks)
+        inputs = list(self.settings.base_inputs) + inputs
+        labels = list(self.settings.base_labels) + labels
+        if len(inputs) < self.settings.min_pairs:
+            raise TrainingDataError(f"{len(inputs)} labeled pairs ({counts}); need at least {self.settings.min_pairs}")
+        if len(set(labels)) < 2:
+            raise TrainingDataError(f"all {len(labels)} labeled pairs have the same label {labels[0]!r}; need two classes")
+        estimator = self._make_estimator(self._model, self._model_dir)
+        t0 = time.perf_counter()
+        fitted = estimator.fit(inputs, labels)
+        log.info("retrained %s on %d pairs in %.1fs (%s)", type(fitted).__name__, len(inputs), time.perf_counter() - t0, counts)
+        return fitted, len(inputs)
+
+    def _install(self, new_model: Any) -> None:
+        directory = self._save(new_model)
+        with self._lock:
+            self._model = new_model
+            if directory is not None:
+                self._model_dir = directory
+            if new_model.model_version not in self.versions:
+                self.versions.append(new_model.model_version)
+
+    def _save(self, model: Any) -> Path | None:
+        if self.settings.save_dir is None:
+            return None
+        root = Path(self.settings.save_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        final = root / safe_dir_name(model.model_version)
+        if final.exists():
+            return final  # same weights already saved
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=".saving-"))
+        try:
+            model.save(tmp)
+            os.replace(tmp, final)  # a directory appears whole or not at all
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return final
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "model_version": self.model_version,
+            "versions": list(self.versions),
+            "training": self.is_training(),
+            "jobs": [job.to_dict() for job in list(self.jobs.values())[-20:]],
+        }
+
+
+def project_id_of(value: Any) -> str:
+    """Project id from what Label Studio sends: ``"3.1712345678"`` (id.created_at), ``{"id": 3}`` or ``3``."""
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    if value is None:
+        return ""
+    return str(value).split(".", 1)[0]
+
+
+def safe_dir_name(version: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in version)

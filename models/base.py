@@ -1,0 +1,165 @@
+"""The interface both stance classifiers share, and what every saved model directory holds.
+
+sklearn's estimator shape: the constructor only stores parameters, ``fit`` returns
+``self``, ``predict`` returns label names and ``predict_proba`` an array of shape
+``(n, n_classes)`` whose columns follow ``classes_`` (= ``load_label_set().stance``).
+
+Probabilities are ``softmax(logits / temperature_)``: each model only implements
+:meth:`StanceClassifier.logits`; temperature scaling (``models.calibration``) sets
+``temperature_`` and is saved with the model.
+
+A saved model directory always holds ``labels.json`` (the label list, checked against
+``label_config.xml`` on load) and ``slant_model.json`` (kind, model_version, temperature,
+training provenance and metrics), beside the model's own weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from annotate.labels import load_label_set
+from models.inputs import StanceInput
+
+LABELS_FILE = "labels.json"
+META_FILE = "slant_model.json"
+
+
+class ModelLoadError(RuntimeError):
+    """A saved model cannot be used: missing or corrupted files, or labels that don't match."""
+
+
+def softmax(logits: np.ndarray, *, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of ``logits / temperature``; shape preserved, rows sum to 1."""
+    z = np.asarray(logits, dtype=np.float64) / float(temperature)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to ``path`` through a temp file + ``os.replace`` (never a half-written file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path, *, what: str) -> Any:
+    """Read a JSON file of a saved model; clear :class:`ModelLoadError` if missing or broken."""
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: missing {what}; is {path.parent} a saved Slant model directory?")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"{path}: corrupted {what}: {exc}") from exc
+
+
+def check_labels(model_dir: Path, expected: Sequence[str] | None = None) -> tuple[str, ...]:
+    """Read ``labels.json`` and check it equals the stance labels of ``label_config.xml``.
+
+    Raises :class:`ModelLoadError` naming both lists on a mismatch (a model trained for
+    another label set would silently mislabel everything).
+    """
+    saved = read_json(model_dir / LABELS_FILE, what="label list")
+    if not isinstance(saved, list) or not all(isinstance(x, str) for x in saved):
+        raise ModelLoadError(f"{model_dir / LABELS_FILE}: expected a JSON list of label names, got {saved!r}")
+    wanted = tuple(expected) if expected is not None else load_label_set().stance
+    if tuple(saved) != wanted:
+        raise ModelLoadError(
+            f"{model_dir / LABELS_FILE}: the model's labels {saved} do not match the stance labels "
+            f"{list(wanted)} of label_config.xml; retrain the model for this label set"
+        )
+    return tuple(saved)
+
+
+class StanceClassifier(ABC):
+    """Sentence + target -> stance. Subclasses implement fit, logits, save and load."""
+
+    #: Registry name, written to ``slant_model.json`` so ``models.registry.load_model`` dispatches.
+    kind: str = ""
+
+    classes_: tuple[str, ...]
+    temperature_: float = 1.0
+    metadata_: dict[str, Any]
+
+    # -- to implement -------------------------------------------------------------------
+    @abstractmethod
+    def fit(self, X: Sequence[StanceInput], y: Sequence[str], *, X_val: Sequence[StanceInput] | None = None,
+            y_val: Sequence[str] | None = None) -> "StanceClassifier":
+        """Train on pairs ``X`` with label names ``y``; returns ``self``."""
+
+    @abstractmethod
+    def logits(self, X: Sequence[StanceInput]) -> np.ndarray:
+        """Uncalibrated scores, shape ``(n, n_classes)``, columns in ``classes_`` order."""
+
+    @abstractmethod
+    def save(self, directory: str | Path) -> Path:
+        """Write the model, ``labels.json`` and ``slant_model.json`` into ``directory``."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, directory: str | Path) -> "StanceClassifier":
+        """Read a directory written by :meth:`save`; :class:`ModelLoadError` when unusable."""
+
+    # -- shared -------------------------------------------------------------------------
+    def predict_proba(self, X: Sequence[StanceInput]) -> np.ndarray:
+        """Calibrated probabilities, shape ``(n, n_classes)``, rows sum to 1; ``(0, k)`` for no input."""
+        if len(X) == 0:
+            return np.zeros((0, len(self.classes_)))
+        return softmax(self.logits(X), temperature=self.temperature_)
+
+    def predict(self, X: Sequence[StanceInput]) -> np.ndarray:
+        """Label names, shape ``(n,)``."""
+        if len(X) == 0:
+            return np.array([], dtype=object)
+        return np.asarray(self.classes_, dtype=object)[self.logits(X).argmax(axis=1)]
+
+    @property
+    def model_version(self) -> str:
+        """Stable id of the trained weights, stamped on every prediction."""
+        version = getattr(self, "metadata_", {}).get("model_version")
+        if not version:
+            raise RuntimeError(f"{type(self).__name__} has no model_version: fit or load it first")
+        return version
+
+    def label_indices(self, y: Sequence[str | int]) -> np.ndarray:
+        """Label names (or indices) -> class indices; ``ValueError`` naming an unknown label."""
+        index = {name: i for i, name in enumerate(self.classes_)}
+        out = np.empty(len(y), dtype=np.int64)
+        for i, label in enumerate(y):
+            if isinstance(label, (int, np.integer)):
+                if not 0 <= int(label) < len(self.classes_):
+                    raise ValueError(f"label index {label} at position {i} is outside 0..{len(self.classes_) - 1}")
+                out[i] = int(label)
+            elif label in index:
+                out[i] = index[label]
+            else:
+                raise ValueError(f"unknown label {label!r} at position {i}; valid: {', '.join(self.classes_)}")
+        return out
+
+    def _write_common(self, directory: Path) -> None:
+        write_json_atomic(directory / LABELS_FILE, list(self.classes_))
+        meta = dict(self.metadata_)
+        meta.update(kind=self.kind, temperature=float(self.temperature_))
+        write_json_atomic(directory / META_FILE, meta)
+
+    def _read_common(self, directory: Path) -> None:
+        self.classes_ = check_labels(directory)
+        meta = read_json(directory / META_FILE, what="model metadata")
+        if meta.get("kind") != self.kind:
+            raise ModelLoadError(f"{directory / META_FILE}: a {meta.get('kind')!r} model, not {self.kind!r}")
+        self.metadata_ = meta
+        self.temperature_ = float(meta.get("temperature", 1.0))

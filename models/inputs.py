@@ -1,0 +1,145 @@
+"""What a stance model reads: one (sentence, target) pair, and how the target is marked.
+
+Both classifiers take a list of :class:`StanceInput`. The transformer reads a sentence
+pair: the sentence with every target mention wrapped in markers, and a short description
+of the target as the second segment (so the model knows *which* actor the stance is
+about even when the sentence names several). The baseline reads the same marked text.
+
+Conversions from a dataset row (``annotate.dataset_features``) and from a
+:class:`annotate.schema.SentenceRecord` live here too, so training and prediction build
+identical inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from annotate.labels import ENGAGEMENT_TARGET
+from annotate.schema import SentenceRecord
+
+#: Markers wrapped around each target mention. Plain characters the base vocabulary
+#: already has, so no embedding starts untrained.
+MARK_START = "<t>"
+MARK_END = "</t>"
+
+#: Second segment for the sentence-level engagement target (it has no mention spans).
+ENGAGEMENT_DESCRIPTION = "engagement: dialogue and negotiation, as opposed to force or isolation"
+
+
+@dataclass(frozen=True)
+class StanceInput:
+    """One sentence-target pair.
+
+    Attributes:
+        text: the sentence.
+        target: actor id, ``"engagement"``, or (NewsMTSC) the target mention itself.
+        target_text: how the target appears in the sentence (its first mention).
+        spans: ``(start, end)`` character offsets of the target's mentions in ``text``;
+            empty for engagement.
+        sentence_id / article_id: provenance, carried through to predictions.
+    """
+
+    text: str
+    target: str
+    target_text: str = ""
+    spans: tuple[tuple[int, int], ...] = ()
+    sentence_id: str = ""
+    article_id: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+def mark_target(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """Wrap each span of ``text`` in :data:`MARK_START` / :data:`MARK_END`.
+
+    Spans are character offsets; overlapping or out-of-range spans are dropped (an
+    overlap would nest markers), so the result is always well formed.
+    """
+    clean: list[tuple[int, int]] = []
+    for start, end in sorted(set((int(s), int(e)) for s, e in spans)):
+        if not 0 <= start < end <= len(text):
+            continue
+        if clean and start < clean[-1][1]:
+            continue
+        clean.append((start, end))
+    pieces, cursor = [], 0
+    for start, end in clean:
+        pieces += [text[cursor:start], MARK_START, " ", text[start:end], " ", MARK_END]
+        cursor = end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def describe_target(item: StanceInput) -> str:
+    """The second segment: what the stance is about."""
+    if item.target == ENGAGEMENT_TARGET:
+        return ENGAGEMENT_DESCRIPTION
+    name = item.target.replace("_", " ").strip()
+    surface = item.target_text.strip()
+    if not surface or surface.lower() == name.lower():
+        return name or surface
+    # Actor id plus its surface form: "pakistan (Islamabad)" tells a metonym's referent.
+    return f"{name} ({surface})"
+
+
+def text_pair(item: StanceInput) -> tuple[str, str]:
+    """``(marked sentence, target description)``: the transformer's two segments."""
+    return mark_target(item.text, item.spans), describe_target(item)
+
+
+def from_row(row: Mapping[str, Any]) -> StanceInput:
+    """A :class:`StanceInput` from one row of a Slant stance dataset."""
+    starts = row.get("mention_start") or []
+    ends = row.get("mention_end") or []
+    if len(starts) != len(ends):
+        raise ValueError(
+            f"row {row.get('sentence_id', '?')!r}/{row.get('target', '?')!r}: "
+            f"{len(starts)} mention_start but {len(ends)} mention_end values"
+        )
+    return StanceInput(
+        text=row["text"],
+        target=row["target"],
+        target_text=row.get("target_text") or "",
+        spans=tuple(zip((int(s) for s in starts), (int(e) for e in ends))),
+        sentence_id=row.get("sentence_id") or "",
+        article_id=row.get("article_id") or "",
+    )
+
+
+def from_dataset(split: Any) -> tuple[list[StanceInput], list[str]]:
+    """Inputs and label names from a dataset split (a ``datasets.Dataset``).
+
+    Labels are returned as names read through the split's ``ClassLabel`` feature, so a
+    dataset whose label order differs from the model's still maps correctly.
+    """
+    names = split.features["label"].names
+    inputs = [from_row(row) for row in split]
+    labels = [names[i] for i in split["label"]]
+    return inputs, labels
+
+
+def from_sentence(record: SentenceRecord) -> list[StanceInput]:
+    """One pair per distinct actor the sentence mentions, then one for engagement."""
+    items: list[StanceInput] = []
+    for actor in record.actors():
+        mentions = [m for m in record.mentions if m.actor == actor]
+        items.append(
+            StanceInput(
+                text=record.text,
+                target=actor,
+                target_text=mentions[0].text,
+                spans=tuple((m.start, m.end) for m in mentions),
+                sentence_id=record.sentence_id,
+                article_id=record.article_id,
+            )
+        )
+    items.append(
+        StanceInput(
+            text=record.text,
+            target=ENGAGEMENT_TARGET,
+            target_text=ENGAGEMENT_TARGET,
+            sentence_id=record.sentence_id,
+            article_id=record.article_id,
+        )
+    )
+    return items

@@ -1,0 +1,62 @@
+"""The one documented set of transformer training arguments."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass
+class TrainingArguments:
+    """How :class:`models.transformer.TransformerStanceClassifier` is fine-tuned.
+
+    Defaults are the settings used for the NewsMTSC benchmark (``bench/newsmtsc.py``),
+    chosen for a 22M-parameter MiniLM on a 2-core CPU.
+
+    Attributes:
+        learning_rate: peak AdamW learning rate, reached after the warm-up.
+        epochs: maximum passes over the training data.
+        batch_size: training pairs per optimiser step.
+        eval_batch_size: pairs per forward pass when predicting.
+        max_length: token limit of the sentence pair (the sentence is truncated first).
+        warmup_ratio: share of all steps spent warming up linearly; the rest decays linearly to 0.
+        weight_decay: AdamW weight decay (not applied to biases and LayerNorm weights).
+        patience: stop after this many evaluations without a better validation macro-F1.
+        evals_per_epoch: validation evaluations per epoch (the best one is kept).
+        seed: seeds Python, numpy and torch, and the batch order.
+        threads: torch intra-op threads (the machine has 2 cores).
+        bucket_size: batches drawn from one length-sorted pool (length bucketing keeps
+            padding low while batch order stays random).
+        label_smoothing: cross-entropy label smoothing.
+        max_grad_norm: gradient clipping.
+        max_steps: stop after this many steps (0 = no limit; for tests and smoke runs).
+        show_progress: show a tqdm progress bar.
+    """
+
+    learning_rate: float = 5e-5
+    epochs: int = 4
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    max_length: int = 128
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    patience: int = 3
+    evals_per_epoch: int = 2
+    seed: int = 42
+    threads: int = 2
+    bucket_size: int = 50
+    label_smoothing: float = 0.0
+    max_grad_norm: float = 1.0
+    max_steps: int = 0
+    show_progress: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainingArguments":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown training arguments {unknown}; valid: {sorted(known)}")
+        return cls(**data)

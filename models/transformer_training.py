@@ -1,0 +1,188 @@
+"""The torch training loop and batched inference behind ``TransformerStanceClassifier``.
+
+Kept apart from the classifier so the loop reads top to bottom: bucketed batches,
+dynamic padding, AdamW with linear warm-up/decay, periodic validation macro-F1, best
+weights kept in memory, early stopping.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from models.metrics import accuracy, macro_f1
+from models.training_args import TrainingArguments
+
+log = logging.getLogger(__name__)
+
+
+def bucketed_batches(lengths: Sequence[int], *, batch_size: int, bucket_size: int,
+                     rng: np.random.Generator) -> list[np.ndarray]:
+    """Random batches of similar-length items.
+
+    Items are shuffled, cut into pools of ``batch_size * bucket_size``, each pool is sorted
+    by length and split into batches, and the batches are shuffled: little padding, yet a
+    different random order every epoch.
+    """
+    order = rng.permutation(len(lengths))
+    pool = batch_size * max(1, bucket_size)
+    lengths = np.asarray(lengths)
+    batches: list[np.ndarray] = []
+    for i in range(0, len(order), pool):
+        chunk = order[i:i + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _batch_tensors(encoded: Sequence[Sequence[int]], types: Sequence[Sequence[int]] | None, index, pad_id: int):
+    import torch
+
+    ids = [encoded[i] for i in index]
+    width = max(len(x) for x in ids)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    token_types = torch.zeros((len(ids), width), dtype=torch.long)
+    for row, i in enumerate(index):
+        n = len(encoded[i])
+        input_ids[row, :n] = torch.tensor(encoded[i], dtype=torch.long)
+        mask[row, :n] = 1
+        if types is not None:
+            token_types[row, :n] = torch.tensor(types[i], dtype=torch.long)
+    return input_ids, mask, token_types
+
+
+class Encoded:
+    """Token ids and token types of a list of pairs, unpadded."""
+
+    def __init__(self, input_ids: list[list[int]], token_type_ids: list[list[int]] | None) -> None:
+        self.input_ids = input_ids
+        self.token_type_ids = token_type_ids
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(x) for x in self.input_ids), dtype=np.int64, count=len(self.input_ids))
+
+    def batch(self, index, *, pad_id: int):
+        return _batch_tensors(self.input_ids, self.token_type_ids, index, pad_id)
+
+
+def batched_logits(forward: Callable, encoded: Encoded, *, batch_size: int, pad_id: int,
+                   progress: bool = False) -> np.ndarray:
+    """Run ``forward(input_ids, attention_mask, token_type_ids) -> (b, k) array`` over
+    length-sorted batches and return the logits in the original order."""
+    from tqdm.auto import tqdm
+
+    order = np.argsort(encoded.lengths(), kind="stable")
+    chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    out: np.ndarray | None = None
+    for chunk in tqdm(chunks, desc="predict", unit="batch", disable=not progress):
+        scores = forward(*encoded.batch(chunk, pad_id=pad_id))
+        if out is None:
+            out = np.zeros((len(order), scores.shape[1]), dtype=np.float32)
+        out[chunk] = scores
+    return out
+
+
+def _evaluate(model, encoded: Encoded, labels: np.ndarray, *, batch_size: int, pad_id: int, n_classes: int) -> dict:
+    import torch
+
+    model.eval()
+
+    def forward(ids, mask, types):
+        with torch.inference_mode():
+            return model(input_ids=ids, attention_mask=mask, token_type_ids=types).logits.float().numpy()
+
+    logits = batched_logits(forward, encoded, batch_size=batch_size, pad_id=pad_id)
+    pred = logits.argmax(axis=1)
+    model.train()
+    return {"macro_f1": macro_f1(labels, pred, n_classes=n_classes), "accuracy": accuracy(labels, pred)}
+
+
+def train_loop(model, train: Encoded, y: np.ndarray, val: tuple[Encoded, np.ndarray] | None, *,
+               args: TrainingArguments, n_classes: int, pad_id: int) -> list[dict]:
+    """Fine-tune ``model`` in place; returns the evaluation history.
+
+    With validation data, the weights of the best validation macro-F1 are restored at
+    the end and training stops after ``args.patience`` evaluations without improvement.
+    """
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    rng = np.random.default_rng(args.seed)
+    steps_per_epoch = math.ceil(len(train) / args.batch_size)
+    total = steps_per_epoch * args.epochs
+    if args.max_steps:
+        total = min(total, args.max_steps)
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+         "weight_decay": args.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=args.learning_rate)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * total), total)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    labels = torch.as_tensor(y, dtype=torch.long)
+    eval_points = {round(steps_per_epoch * k / max(1, args.evals_per_epoch))
+                   for k in range(1, max(1, args.evals_per_epoch) + 1)}
+
+    history: list[dict] = []
+    best_f1, best_state, stale, step = -1.0, None, 0, 0
+    started = time.perf_counter()
+    model.train()
+    bar = tqdm(total=total, desc="train", unit="step", disable=not args.show_progress)
+    stop = False
+    for epoch in range(args.epochs):
+        batches = bucketed_batches(train.lengths(), batch_size=args.batch_size, bucket_size=args.bucket_size, rng=rng)
+        running = 0.0
+        for i, index in enumerate(batches, start=1):
+            ids, mask, types = train.batch(index, pad_id=pad_id)
+            out = model(input_ids=ids, attention_mask=mask, token_type_ids=types)
+            loss = loss_fn(out.logits, labels[index])
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            running += float(loss)
+            bar.update(1)
+            bar.set_postfix(loss=f"{running / i:.3f}", best_f1=f"{max(best_f1, 0):.3f}")
+            last = (args.max_steps and step >= total) or (epoch == args.epochs - 1 and i == len(batches))
+            if val is not None and (i in eval_points or last):
+                scores = _evaluate(model, val[0], val[1], batch_size=args.eval_batch_size, pad_id=pad_id,
+                                   n_classes=n_classes)
+                record = {"epoch": epoch + i / len(batches), "step": step, "train_loss": running / i,
+                          "val_macro_f1": scores["macro_f1"], "val_accuracy": scores["accuracy"],
+                          "seconds": round(time.perf_counter() - started, 1)}
+                history.append(record)
+                log.info("epoch %.2f step %d: loss %.4f, val macro-F1 %.4f, acc %.4f", record["epoch"], step,
+                         record["train_loss"], scores["macro_f1"], scores["accuracy"])
+                if scores["macro_f1"] > best_f1:
+                    best_f1, stale = scores["macro_f1"], 0
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                else:
+                    stale += 1
+                    if stale >= args.patience:
+                        log.info("early stopping: no better validation macro-F1 in %d evaluations", stale)
+                        stop = True
+            if stop or (args.max_steps and step >= total):
+                stop = True
+                break
+        if stop:
+            break
+    bar.close()
+    if val is None:
+        history.append({"epoch": args.epochs, "step": step, "seconds": round(time.perf_counter() - started, 1)})
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return history

@@ -1,0 +1,78 @@
+"""The annotator's screen: headless Debian chromium labels a pushed task in the real Label Studio UI."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from annotate.labels import load_label_set
+from annotate.labelstudio.pull import export_project, pull
+from annotate.labelstudio.push import existing_tasks, push_sentences
+from labelstudio_data import seed_sentences
+
+pytestmark = [pytest.mark.slow, pytest.mark.labelstudio, pytest.mark.browser]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed (make system-deps)")
+def test_annotator_labels_one_stance_per_actor_and_the_annotation_is_exported(label_studio, project_title,
+                                                                              artifacts_dir, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    labels = load_label_set()
+    conn = label_studio.connection()
+    sentence = seed_sentences()[2]  # Pakistan, Kabul (the Afghan Taliban) and three names of the TTP
+    actors = sentence.actors()
+    result = push_sentences(conn, [sentence], project=project_title, progress=False)
+    task = existing_tasks(conn, result.project_id)[sentence.sentence_id]
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1100})
+        try:
+            page = browser.new_page()
+            page.goto(f"{label_studio.url}/user/login", wait_until="domcontentloaded")
+            page.fill("input[name=email]", label_studio.admin_email)
+            page.fill("input[name=password]", label_studio.password())
+            page.click("button[type=submit]")
+            page.wait_for_url(lambda url: "/user/login" not in url, timeout=60_000)
+            page.goto(f"{label_studio.url}/projects/{result.project_id}/data?task={task.id}")
+            page.get_by_text(sentence.text, exact=True).wait_for(timeout=90_000)
+
+            # One stance row per actor: its display name, its mentions, and the three stance choices.
+            stance_rows = {value: page.get_by_text(value.capitalize(), exact=True) for value in labels.stance}
+            for value, locator in stance_rows.items():
+                assert locator.count() == len(actors), f"{locator.count()} {value!r} choices for {len(actors)} actors"
+            for name in ("Pakistan", "Afghan Taliban", "Tehreek-e-Taliban Pakistan (TTP)"):
+                assert page.get_by_text(name, exact=True).count() >= 1
+            assert page.get_by_text("This mention is not that actor", exact=True).count() == len(actors)
+
+            # Label: Pakistan critical, Afghan Taliban favorable, TTP "not that actor"; engagement supported.
+            stance_rows["critical"].nth(0).click()
+            stance_rows["favorable"].nth(1).click()
+            page.get_by_text("This mention is not that actor", exact=True).nth(2).click()
+            page.get_by_text("Supports engagement", exact=True).click()
+            page.screenshot(path=str(artifacts_dir / "labelstudio-labeling.png"), full_page=True)
+            page.get_by_role("button", name="Submit").click()
+            for _ in range(60):  # the submit is asynchronous: wait until the server has it
+                if export_project(conn, result.project_id)[0]["annotations"]:
+                    break
+                page.wait_for_timeout(500)
+        finally:
+            browser.close()
+
+    exported = export_project(conn, result.project_id)[0]
+    assert len(exported["annotations"]) == 1
+    stored = {r["from_name"]: r["value"]["choices"] for r in exported["annotations"][0]["result"]}
+    # The export stores the Choice aliases of label_config.xml, not the display values.
+    assert stored == {"stance_0": ["critical"], "stance_1": ["favorable"], "not_actor_2": [labels.not_actor],
+                      "engagement": ["favorable"]}
+    records = {r.target: r for r in pull(conn, project=project_title).records}
+    assert records["pakistan"].label == "critical" and records["afghan_taliban"].label == "favorable"
+    assert records["ttp"].off_target and records["ttp"].label is None
+    assert records["engagement"].label == "favorable"
+    assert all(r.annotator == label_studio.admin_email and r.lead_time for r in records.values())

@@ -1,0 +1,109 @@
+"""Actor registry and mention detection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from annotate.corpus import ActorRegistry, RegistryError, UnknownActorError, load_registry
+
+REQUIRED = [
+    "united_states", "pakistan", "afghan_taliban", "ttp", "china", "india", "russia", "iran",
+    "isis_k", "al_qaeda", "qatar", "turkiye", "afghan_government",
+]
+
+
+@pytest.fixture(scope="module")
+def registry() -> ActorRegistry:
+    return load_registry()
+
+
+def found(registry: ActorRegistry, text: str) -> list[tuple[str, str]]:
+    return [(m.actor, m.text) for m in registry.mentions_in(text)]
+
+
+def test_registry_has_the_required_actors_with_display_names(registry: ActorRegistry) -> None:
+    for actor in REQUIRED:
+        assert actor in registry
+        assert registry.display_name(actor)
+    assert registry.display_name("turkiye") == "Türkiye"
+
+
+def test_unknown_actor_error_lists_valid_ids(registry: ActorRegistry) -> None:
+    with pytest.raises(UnknownActorError) as exc:
+        registry.display_name("narnia")
+    assert "narnia" in str(exc.value) and "pakistan" in str(exc.value) and "ttp" in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the Tehreek-i-Taliban Pakistan attacked",
+        "the Tehreek-e-Taliban Pakistan attacked",
+        "the Pakistani Taliban attacked",
+        "the TTP attacked",
+    ],
+)
+def test_ttp_longest_match_is_never_pakistan_or_afghan_taliban(registry: ActorRegistry, text: str) -> None:
+    mentions = found(registry, text)
+    assert len(mentions) == 1 and mentions[0][0] == "ttp"
+
+
+def test_metonyms_institutions_leaders_and_factions(registry: ActorRegistry) -> None:
+    text = (
+        "Washington and Islamabad talked while Beijing watched; Kabul refused. The ISI and the State Department "
+        "disagreed. President Trump met Shehbaz Sharif. The Haqqani network and Karzai spoke. New Delhi objected."
+    )
+    assert found(registry, text) == [
+        ("united_states", "Washington"), ("pakistan", "Islamabad"), ("china", "Beijing"), ("afghan_taliban", "Kabul"),
+        ("pakistan", "ISI"), ("united_states", "State Department"), ("united_states", "Trump"),
+        ("pakistan", "Shehbaz Sharif"), ("afghan_taliban", "Haqqani network"), ("afghan_government", "Karzai"),
+        ("india", "New Delhi"),
+    ]
+
+
+def test_case_sensitive_names_and_ignored_phrases(registry: ActorRegistry) -> None:
+    assert found(registry, "Either you are with us or against us.") == []
+    assert found(registry, "The US and the U.S.-Pakistan deal; the US- Taliban talks.") == [
+        ("united_states", "US"), ("united_states", "U.S."), ("pakistan", "Pakistan"),
+        ("united_states", "US"), ("afghan_taliban", "Taliban"),
+    ]
+    assert found(registry, "a backdoor to the Indian Ocean") == []
+    assert found(registry, "Indian influence grows") == [("india", "Indian")]
+    assert found(registry, "we ate turkey; Turkey and Türkiye mediated") == [("turkiye", "Turkey"), ("turkiye", "Türkiye")]
+
+
+def test_mention_offsets_are_relative_to_the_text(registry: ActorRegistry) -> None:
+    text = "After talks, Pakistan’s ISI and Afghan government officials met."
+    for m in registry.mentions_in(text):
+        assert text[m.start: m.end] == m.text
+    assert [m.actor for m in registry.mentions_in(text)] == ["pakistan", "pakistan", "afghan_government"]
+
+
+def test_custom_registry_file(tmp_path: Path) -> None:
+    path = tmp_path / "actors.toml"
+    path.write_text('[actors.nato]\nname = "NATO"\ncased = ["NATO"]\naliases = ["North Atlantic Treaty Organization"]\n')
+    reg = ActorRegistry.from_toml(path)
+    assert reg.ids == ["nato"]
+    assert found(reg, "NATO troops and the North Atlantic Treaty Organization") == [
+        ("nato", "NATO"), ("nato", "North Atlantic Treaty Organization"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('[actors.x]\naliases = ["X"]\n', "display `name`"),
+        ('[actors.x]\nname = "X"\nalias = ["X"]\n', "valid keys"),
+        ('[actors.x]\nname = "X"\naliases = ["Same"]\n[actors.y]\nname = "Y"\naliases = ["same"]\n', "already a name of 'x'"),
+        ('[actors.Bad-Id]\nname = "X"\naliases = ["X"]\n', "lowercase"),
+        ("nothing = 1\n", "unknown top-level keys"),
+    ],
+)
+def test_bad_registry_errors_name_the_file(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "actors.toml"
+    path.write_text(content)
+    with pytest.raises(RegistryError) as exc:
+        ActorRegistry.from_toml(path)
+    assert str(path) in str(exc.value) and message in str(exc.value)

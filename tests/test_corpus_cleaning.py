@@ -1,0 +1,145 @@
+"""Cleaning: each boilerplate kind is removed, offsets into the original text survive, rules are data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from annotate.corpus import RulesError, clean_text, load_rules
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def kept(text: str, rules=None) -> list[str]:
+    return [b.text for b in clean_text(text, rules).blocks]
+
+
+def assert_offsets_point_into_original(text: str) -> None:
+    cleaned = clean_text(text)
+    for block in cleaned.blocks:
+        assert len(block.offsets) == len(block.text)
+        assert block.offsets == sorted(block.offsets)
+        for ch, off in zip(block.text, block.offsets):
+            assert ch == text[off] or (ch == " " and text[off].isspace())
+
+
+@pytest.mark.parametrize(
+    "boilerplate, rule",
+    [
+        ("Last Updated: March 3, 2025", "last_updated"),
+        ("Last Updated:", "last_updated"),
+        ("Please enter your comment!", "comment_form"),
+        ("Please enter your name here", "comment_form"),
+        ("Comments are closed.", "comments_closed"),
+        ("Support Dawat Media Center", "donation_heading"),
+        ("If there were ever a time to join us, it is now. Every contribution, however big or small, powers our journalism.", "donation_appeal"),
+        ("DNB Bank AC # 0530 2294668", "payment_details"),
+        ("Vipps: #557320", "payment_details"),
+        ("Written by: Maryam Naveed", "byline"),
+        ("The content is opinion based.", "opinion_disclaimer"),
+    ],
+)
+def test_whole_boilerplate_lines_are_removed(boilerplate: str, rule: str) -> None:
+    text = f"Pakistan warned Kabul.\n{boilerplate}\nThe Taliban replied."
+    cleaned = clean_text(text)
+    assert [b.text for b in cleaned.blocks] == ["Pakistan warned Kabul.", "The Taliban replied."]
+    assert rule in {name for _, _, name in cleaned.removed}
+
+
+def test_photo_caption_removed_inside_a_paragraph_with_offsets_kept() -> None:
+    text = "Intro line.\nWashington wants talks with the Taliban. (Reuters Image). It also wants calm."
+    cleaned = clean_text(text)
+    assert cleaned.blocks[1].text == "Washington wants talks with the Taliban. It also wants calm."
+    assert_offsets_point_into_original(text)
+    # the text after the caption still maps to its original position
+    block = cleaned.blocks[1]
+    i = block.text.index("It also")
+    assert text[block.offsets[i]: block.offsets[i] + 7] == "It also"
+
+
+def test_bullet_glyphs_and_list_numbers_removed_item_text_kept() -> None:
+    text = "Steps:\n  • A plan was developed.\n  • 23000 US troops would withdraw.\n1. Assurance by the Taliban.\nII. Strategic Dimensions"
+    assert kept(text) == [
+        "Steps:", "A plan was developed.", "23000 US troops would withdraw.", "Assurance by the Taliban.", "Strategic Dimensions",
+    ]
+
+
+def test_repeated_title_line_and_teaser_lines_dropped_first_or_longer_copy_kept() -> None:
+    text = (
+        "Direct Dialogue Between the United States and the Taliban in Kabul\n"
+        "By line\n"
+        "Direct Dialogue Between the United States and the Taliban in Kabul\n"
+        "Washington aims to curb China's influence in Afghan affairs, making cooperation important.\n"
+        "Body. Washington aims to curb China's influence in Afghan affairs, making cooperation important. More.\n"
+        "He said.\n"
+        "Later he said. Then he left.\n"
+    )
+    blocks = kept(text)
+    assert blocks.count("Direct Dialogue Between the United States and the Taliban in Kabul") == 1
+    assert blocks[0].startswith("Direct Dialogue")  # the first copy is the one kept
+    assert "Washington aims to curb China's influence in Afghan affairs, making cooperation important." not in blocks
+    assert any(b.startswith("Body.") for b in blocks)
+    assert "He said." in blocks  # a short sentence is never dropped for appearing inside another line
+
+
+def test_doubled_word_and_glued_text_from_concatenated_files() -> None:
+    text = "In recent months the President Donald TrumpTrump decided to withdraw.\nPlease enter your name hereJust days after Pakistan warned Kabul."
+    blocks = kept(text)
+    assert blocks[0] == "In recent months the President Donald Trump decided to withdraw."
+    assert blocks[1] == "Just days after Pakistan warned Kabul."
+
+
+def test_glued_words_break_even_without_a_removal_rule() -> None:
+    rules = load_rules(defaults=True)
+    no_comment_rule = type(rules)(tuple(r for r in rules.rules if r.name != "comment_form"), rules.dedupe_lines, rules.dedupe_min_words)
+    blocks = kept("something ends hereJust days after Pakistan warned Kabul.", no_comment_rule)
+    assert blocks == ["something ends here", "Just days after Pakistan warned Kabul."]
+
+
+def test_ordinary_camel_case_names_are_not_split() -> None:
+    assert kept("William McKenty and LinkedIn and iPhone users.") == ["William McKenty and LinkedIn and iPhone users."]
+
+
+def test_seed_boilerplate_gone_and_every_kept_char_maps_to_the_original() -> None:
+    banned = [
+        "Last Updated", "Reuters Image", "Please enter your", "Comments are closed", "Support Dawat",
+        "Every contribution", "Vipps", "DNB Bank", "Written by", "TrumpTrump", "•", "Kindly read",
+    ]
+    for path in sorted(SEEDS.glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        cleaned = clean_text(text)
+        for phrase in banned:
+            assert phrase not in cleaned.text, (path.name, phrase)
+        assert_offsets_point_into_original(text)
+
+
+def test_user_rules_extend_override_and_disable(tmp_path: Path) -> None:
+    extra = tmp_path / "rules.toml"
+    extra.write_text(
+        'disable = ["last_updated"]\n'
+        "[[rule]]\nname = \"subscribe\"\npattern = '^Subscribe to our newsletter.*$'\n"
+    )
+    rules = load_rules(extra)
+    assert "subscribe" in rules.names and "last_updated" not in rules.names
+    blocks = kept("Subscribe to our newsletter today\nLast Updated: now\nPakistan spoke.", rules)
+    assert blocks == ["Last Updated: now", "Pakistan spoke."]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("[[rule]]\nname = \"bad\"\npattern = '(unclosed'\n", "invalid regular expression"),
+        ("[[rule]]\nname = \"x\"\npattern = 'a'\naction = \"explode\"\n", "not one of"),
+        ("[[rule]]\npattern = 'a'\n", "name"),
+        ('disable = ["no_such_rule"]\n', "valid rule names"),
+        ("this is = not toml = at all", "not valid TOML"),
+    ],
+)
+def test_bad_rules_file_names_file_and_problem(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(content)
+    with pytest.raises(RulesError) as exc:
+        load_rules(path)
+    assert str(path) in str(exc.value)
+    assert message in str(exc.value)

@@ -1,0 +1,100 @@
+"""``slant ingest``: output, summary, errors naming files, exit codes, --strict, --rules/--actors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from models.cli import app
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+GOOD = "Pakistan accuses Kabul of harboring the Pakistani Taliban. Washington stays on the sidelines."
+
+
+@pytest.fixture()
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def run(runner: CliRunner, *args: str):
+    return runner.invoke(app, ["ingest", *args, "--quiet"])
+
+
+def test_ingest_seeds_writes_one_record_per_sentence(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "sentences.jsonl"
+    result = run(runner, str(SEEDS), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert "5 articles" in result.output and f"{len(rows)} sentences" in result.output
+    assert {r["article_id"] for r in rows} == {p.stem for p in SEEDS.glob("*.txt")}
+    assert set(rows[0]) >= {"sentence_id", "article_id", "index", "text", "start", "end", "context_before", "context_after", "mentions"}
+    # the manifest next to the seeds fills title/source
+    by_article = {r["article_id"]: r for r in rows}
+    assert by_article["004_a8dd27559ae93e0a"]["source"] == "Dawat Media Center"
+
+
+def test_one_bad_file_among_good_ones(runner: CliRunner, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text(GOOD)
+    (corpus / "bad.txt").write_bytes(b"\x00\x01\x02binary")
+    out = tmp_path / "s.jsonl"
+    result = run(runner, str(corpus), "--out", str(out))
+    assert result.exit_code == 0
+    assert f"{corpus / 'bad.txt'}: looks like a binary file" in result.output
+    assert "1 articles" in result.output and "1 errors" in result.output
+    assert out.exists()
+
+    strict_out = tmp_path / "strict.jsonl"
+    strict = run(runner, str(corpus), "--out", str(strict_out), "--strict")
+    assert strict.exit_code == 1
+    assert "--strict" in strict.output and not strict_out.exists()
+
+
+def test_nothing_processed_exits_non_zero(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "empty.txt").write_text("")
+    out = tmp_path / "s.jsonl"
+    result = run(runner, str(tmp_path), "--out", str(out))
+    assert result.exit_code == 1
+    assert "empty.txt: file is empty" in result.output and "nothing could be processed" in result.output
+    assert not out.exists()
+    missing = run(runner, str(tmp_path / "missing"), "--out", str(out))
+    assert missing.exit_code == 1 and "no such file or folder" in missing.output
+
+
+def test_bad_rules_or_actors_file_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(GOOD)
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[[rule]]\nname = \"x\"\npattern = '(('\n")
+    result = run(runner, str(tmp_path / "a.txt"), "--out", str(tmp_path / "s.jsonl"), "--rules", str(rules))
+    assert result.exit_code == 2 and f"{rules}: rule 'x': invalid regular expression" in result.output
+    assert "Traceback" not in result.output
+    actors = tmp_path / "actors.toml"
+    actors.write_text("[actors.x]\n")
+    result = run(runner, str(tmp_path / "a.txt"), "--out", str(tmp_path / "s.jsonl"), "--actors", str(actors))
+    assert result.exit_code == 2 and str(actors) in result.output
+
+
+def test_rules_and_actors_options_change_the_output(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Subscribe now for more.\nNATO and Pakistan met.")
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[[rule]]\nname = \"subscribe\"\npattern = '^Subscribe now.*$'\n")
+    actors = tmp_path / "actors.toml"
+    actors.write_text('[actors.nato]\nname = "NATO"\ncased = ["NATO"]\n')
+    out = tmp_path / "s.jsonl"
+    result = run(runner, str(tmp_path / "a.txt"), "--out", str(out), "--rules", str(rules), "--actors", str(actors))
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["text"] for r in rows] == ["NATO and Pakistan met."]
+    assert [m["actor"] for m in rows[0]["mentions"]] == ["nato"]
+
+
+def test_messages_with_brackets_are_printed_verbatim(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "[draft] article.txt").write_text("")
+    (tmp_path / "ok.txt").write_text(GOOD)
+    result = run(runner, str(tmp_path), "--out", str(tmp_path / "s.jsonl"))
+    assert result.exit_code == 0
+    assert f"{tmp_path / '[draft] article.txt'}: file is empty" in result.output

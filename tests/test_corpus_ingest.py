@@ -1,0 +1,228 @@
+"""Ingestion: .txt/.jsonl/.csv readers, bad input, metadata, stable ids, JSON Lines I/O."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from annotate.corpus import (
+    ArticleMeta,
+    JsonlError,
+    ManifestError,
+    ingest_paths,
+    load_manifest,
+    read_sentences,
+    sentence_id,
+    write_jsonl,
+)
+
+ARTICLE = (
+    "Pakistan accuses Kabul of harboring the Pakistani Taliban. Washington stays on the sidelines.\n"
+    "China and the U.S. have leverage."
+)
+ARTICLE_2 = "Islamabad believes that India uses Afghanistan. The Taliban deny it."
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def messages(result) -> str:
+    return "\n".join(str(e) for e in result.errors)
+
+
+def test_txt_folder_records_have_ids_offsets_context_and_mentions(tmp_path: Path) -> None:
+    write(tmp_path / "a1.txt", ARTICLE)
+    result = ingest_paths([tmp_path])
+    assert [a.article_id for a in result.articles] == ["a1"]
+    recs = result.records
+    assert [r.index for r in recs] == [0, 1, 2]
+    assert recs[0].context_before == "" and recs[0].context_after == recs[1].text
+    assert recs[2].context_before == recs[1].text and recs[2].context_after == ""
+    for r in recs:
+        assert ARTICLE[r.start: r.end] == r.text
+        for m in r.mentions:
+            assert r.text[m.start: m.end] == m.text
+    assert recs[0].actors() == ["pakistan", "afghan_taliban", "ttp"]
+    assert len({r.sentence_id for r in recs}) == 3
+
+
+def test_sentence_ids_are_stable_and_content_derived(tmp_path: Path) -> None:
+    write(tmp_path / "a1.txt", ARTICLE + "\nThe Taliban deny it.\nThe Taliban deny it.")
+    first = [r.sentence_id for r in ingest_paths([tmp_path]).records]
+    second = [r.sentence_id for r in ingest_paths([tmp_path]).records]
+    assert first == second
+    assert len(set(first)) == len(first)  # repeated sentences get distinct ids (occurrence index)
+    assert sentence_id("a1", "The  Taliban deny it.") == sentence_id("a1", "The Taliban deny it.")
+    assert sentence_id("a1", "x") != sentence_id("a2", "x")
+    # inserting a new sentence elsewhere does not change the ids of the others
+    write(tmp_path / "a1.txt", "A new first line.\n" + ARTICLE + "\nThe Taliban deny it.\nThe Taliban deny it.")
+    third = [r.sentence_id for r in ingest_paths([tmp_path]).records]
+    assert third[1:] == first
+
+
+def test_jsonl_corpus_with_metadata_and_line_numbered_errors(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"id": "j1", "text": ARTICLE, "title": "T1", "source": "Outlet A"}),
+        "{not json",
+        json.dumps({"id": "j2", "body": "no text key"}),
+        "",
+        json.dumps({"id": "j3", "text": ARTICLE_2, "source": "Outlet B"}),
+        json.dumps(["a", "list"]),
+        json.dumps({"id": "j4", "text": 42}),
+    ]
+    path = write(tmp_path / "corpus.jsonl", "\n".join(lines) + "\n")
+    result = ingest_paths([path])
+    assert [a.article_id for a in result.articles] == ["j1", "j3"]
+    assert {r.source for r in result.records} == {"Outlet A", "Outlet B"}
+    assert result.records[0].title == "T1"
+    errs = messages(result)
+    assert f"{path}:2: not valid JSON" in errs
+    assert f"{path}:3: no 'text' field" in errs
+    assert f"{path}:6: expected a JSON object" in errs
+    assert f"{path}:7: field 'text' must be a string" in errs
+
+
+def test_csv_corpus_with_configurable_columns(tmp_path: Path) -> None:
+    from annotate.corpus import ColumnMap
+
+    path = write(
+        tmp_path / "corpus.csv",
+        'doc,body,outlet\nc1,"' + ARTICLE.replace('"', '""') + '",Outlet C\nc2,,Outlet D\nc3,"' + ARTICLE_2 + '",Outlet E\n',
+    )
+    result = ingest_paths([path], columns=ColumnMap(text="body", id="doc", source="outlet"))
+    assert [a.article_id for a in result.articles] == ["c1", "c3"]
+    assert result.records[0].source == "Outlet C"
+    # the multi-line quoted cell of c1 spans lines 2-3, so the empty c2 row is on line 4
+    assert f"{path}:4: field 'body' is empty" in messages(result)
+    missing = ingest_paths([path])  # default column names: no 'text' column
+    assert not missing.articles and "no 'text' column (columns: doc, body, outlet)" in messages(missing)
+
+
+def test_empty_binary_and_whitespace_files_are_named_and_skipped(tmp_path: Path) -> None:
+    write(tmp_path / "good.txt", ARTICLE)
+    write(tmp_path / "empty.txt", "")
+    write(tmp_path / "blank.txt", "  \n\n ")
+    write(tmp_path / "image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4)
+    result = ingest_paths([tmp_path])
+    assert [a.article_id for a in result.articles] == ["good"]
+    errs = messages(result)
+    assert f"{tmp_path / 'empty.txt'}: file is empty" in errs
+    assert f"{tmp_path / 'blank.txt'}: file has only whitespace" in errs
+    assert f"{tmp_path / 'image.txt'}: looks like a binary file" in errs
+
+
+def test_cp1252_file_is_decoded_with_a_warning(tmp_path: Path) -> None:
+    text = "Pakistan’s army and the Taliban’s leaders met in Doha — “talks” continued."
+    write(tmp_path / "win.txt", text.encode("cp1252"))
+    result = ingest_paths([tmp_path])
+    assert not result.errors
+    assert "“talks”" in result.records[0].text and "Pakistan’s" in result.records[0].text
+    assert any("win.txt" in str(w) and "cp1252" in str(w) for w in result.warnings)
+    assert [m.actor for m in result.records[0].mentions] == ["pakistan", "afghan_taliban"]
+
+
+def test_file_over_the_size_limit_is_refused_quickly_and_others_processed(tmp_path: Path) -> None:
+    write(tmp_path / "good.txt", ARTICLE)
+    big = tmp_path / "huge.txt"
+    with open(big, "w") as fh:
+        line = "Pakistan and the Taliban met again today. " * 24 + "\n"
+        while fh.tell() < 50 * 1024 * 1024:
+            fh.write(line)
+    result = ingest_paths([tmp_path])
+    assert [a.article_id for a in result.articles] == ["good"]
+    assert f"{big}: file is 50.0 MB, above the 10.0 MB limit" in messages(result)
+    small_limit = ingest_paths([tmp_path / "good.txt"], max_bytes=10)
+    assert not small_limit.articles and "above the 10 bytes limit" in messages(small_limit)
+
+
+def test_missing_paths_unsupported_files_and_duplicate_ids(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = write(tmp_path / "a" / "x.txt", ARTICLE)
+    write(tmp_path / "b" / "x.txt", ARTICLE_2)
+    write(tmp_path / "b" / "notes.docx", "binary-ish")
+    result = ingest_paths([tmp_path / "a", tmp_path / "b", tmp_path / "nope", tmp_path / "b" / "notes.docx"])
+    assert [x.article_id for x in result.articles] == ["x"]
+    errs = messages(result)
+    assert f"{tmp_path / 'b' / 'x.txt'}: duplicate article id 'x' (first seen in {a})" in errs
+    assert f"{tmp_path / 'nope'}: no such file or folder" in errs
+    assert "unsupported file type '.docx'" in errs
+    assert any("notes.docx" in str(w) for w in result.warnings)
+
+
+def test_article_that_is_only_boilerplate_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path / "junk.txt", "Last Updated:\nPlease enter your comment!\nComments are closed.")
+    result = ingest_paths([tmp_path])
+    assert not result.articles and "no text left after removing boilerplate" in messages(result)
+
+
+def test_manifest_in_folder_is_used_and_explicit_manifest_wins(tmp_path: Path) -> None:
+    write(tmp_path / "a1.txt", ARTICLE)
+    write(tmp_path / "manifest.toml", '[[article]]\nid = "a1"\ntitle = "Folder title"\nsource = "Folder outlet"\n')
+    assert ingest_paths([tmp_path]).records[0].source == "Folder outlet"
+    other = write(tmp_path / "other.csv", "id,title,source\na1,CSV title,CSV outlet\n")
+    recs = ingest_paths([tmp_path / "a1.txt"], manifest=other).records
+    assert (recs[0].title, recs[0].source) == ("CSV title", "CSV outlet")
+    assert load_manifest(other)["a1"] == ArticleMeta(id="a1", title="CSV title", source="CSV outlet")
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('[[article]]\ntitle = "no id"\n', "needs a non-empty `id`"),
+        ('[[article]]\nid = "a"\nheadline = "x"\n', "unknown fields ['headline']"),
+        ('[[article]]\nid = "a"\n[[article]]\nid = "a"\n', "duplicate article id 'a'"),
+        ('[[article]]\nid = "a"\ndate = 2024-01-01\n', "must be a string"),
+    ],
+)
+def test_bad_manifest_names_file_and_entry(tmp_path: Path, content: str, message: str) -> None:
+    path = write(tmp_path / "manifest.toml", content)
+    with pytest.raises(ManifestError) as exc:
+        load_manifest(path)
+    assert str(path) in str(exc.value) and message in str(exc.value)
+
+
+def test_write_jsonl_is_atomic_and_round_trips(tmp_path: Path) -> None:
+    write(tmp_path / "a1.txt", ARTICLE)
+    records = ingest_paths([tmp_path]).records
+    out = tmp_path / "out" / "sentences.jsonl"
+    assert write_jsonl(out, records) == len(records)
+    assert read_sentences(out) == records
+    before = out.read_bytes()
+
+    def exploding():
+        yield records[0]
+        raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        write_jsonl(out, exploding())
+    assert out.read_bytes() == before  # the old file is untouched
+    assert [p.name for p in out.parent.iterdir()] == ["sentences.jsonl"]  # no temp file left
+    assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_read_sentences_reports_the_bad_line(tmp_path: Path) -> None:
+    write(tmp_path / "a1.txt", ARTICLE)
+    path = tmp_path / "s.jsonl"
+    write_jsonl(path, ingest_paths([tmp_path]).records)
+    lines = path.read_text().splitlines()
+    write(path, "\n".join([lines[0], "{broken", *lines[1:]]) + "\n")
+    with pytest.raises(JsonlError, match=r"s\.jsonl: line 2: not valid JSON"):
+        read_sentences(path)
+    write(path, "\n".join([lines[0], json.dumps({"sentence_id": "x"})]) + "\n")
+    with pytest.raises(JsonlError, match=r"line 2: not a sentence record"):
+        read_sentences(path)

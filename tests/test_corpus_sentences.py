@@ -1,0 +1,72 @@
+"""Sentence splitting: abbreviations, quotations, bullet lists and glued text."""
+
+from __future__ import annotations
+
+from annotate.corpus import ingest_article, split_sentences
+
+
+def test_abbreviations_do_not_end_sentences() -> None:
+    text = (
+        "On Feb. 6, more than 30 people were killed in Islamabad. Army Chief Gen. Asim Munir issued a warning. "
+        "The U.S. is the foremost country that can negotiate a deal. Prof. Dr. Burhani agreed."
+    )
+    assert split_sentences(text) == [
+        "On Feb. 6, more than 30 people were killed in Islamabad.",
+        "Army Chief Gen. Asim Munir issued a warning.",
+        "The U.S. is the foremost country that can negotiate a deal.",
+        "Prof. Dr. Burhani agreed.",
+    ]
+
+
+def test_quotation_stays_with_its_attribution() -> None:
+    text = "“The military option is a mistake. Pakistan should engage in talks,” he wrote. Then he left."
+    assert split_sentences(text) == [
+        "“The military option is a mistake. Pakistan should engage in talks,” he wrote.",
+        "Then he left.",
+    ]
+
+
+def test_opening_quote_starts_the_next_sentence() -> None:
+    text = "Bush said in the National address. “Either you are with us or with the terrorists”. Moreover, he spoke."
+    assert split_sentences(text) == [
+        "Bush said in the National address.",
+        "“Either you are with us or with the terrorists”.",
+        "Moreover, he spoke.",
+    ]
+
+
+def test_closing_quote_inside_sentence_is_kept() -> None:
+    text = "They warned Kabul: “Choose between Pakistan and TTP.” The US has commended Pakistan."
+    assert split_sentences(text) == ["They warned Kabul: “Choose between Pakistan and TTP.”", "The US has commended Pakistan."]
+
+
+def test_an_unclosed_quote_cannot_swallow_a_paragraph() -> None:
+    text = "He said “one. Two. Three. Four. Five. Six."
+    assert len(split_sentences(text)) >= 2
+
+
+def test_bullet_list_items_are_sentences_and_lines_are_boundaries() -> None:
+    text = "Steps taken:\n  • A plan was developed\n  • 23000 US troops would withdraw till Sep 2012.\nPartner of the U.S.\nHowever, the U.S. will return."
+    records = ingest_article("a", text)
+    assert [r.text for r in records] == [
+        "Steps taken:",
+        "A plan was developed",
+        "23000 US troops would withdraw till Sep 2012.",
+        "Partner of the U.S.",
+        "However, the U.S. will return.",
+    ]
+
+
+def test_glued_text_from_concatenated_files_is_split_and_deduplicated() -> None:
+    text = (
+        "In recent months the President Donald TrumpTrump decided to withdraw its troops.\n"
+        "Please enter your comment!\nPlease enter your name hereJust days after Pakistan warned Kabul, a diplomat spoke."
+    )
+    records = ingest_article("a", text)
+    assert [r.text for r in records] == [
+        "In recent months the President Donald Trump decided to withdraw its troops.",
+        "Just days after Pakistan warned Kabul, a diplomat spoke.",
+    ]
+    # start/end are offsets into the original text, which still has the glue
+    assert text[records[1].start: records[1].end] == records[1].text
+    assert text[records[0].start: records[0].end].startswith("In recent months the President Donald TrumpTrump")

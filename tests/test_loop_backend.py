@@ -1,0 +1,277 @@
+"""The ML backend over real HTTP with a real (tiny, trained) baseline model.
+
+Covers the protocol Label Studio 1.23.2 speaks (/health, /setup, /predict, /webhook, /train,
+/versions, /job_status), predictions that name the right controls, retraining in the
+background without blocking predictions, and the `slant serve` command as a process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from annotate.labels import load_label_set
+from annotate.labelstudio.tasks import task_data
+from labelstudio_data import seed_sentences
+from models.inputs import StanceInput
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+
+# A small separable training set: the verb around the marked target decides the stance.
+_TEMPLATES = {
+    "favorable": ["{s} praised {t} for its courage.", "{s} warmly welcomed {t} and thanked it.",
+                  "{s} applauded {t} as a trusted partner."],
+    "critical": ["{s} condemned {t} for the attacks.", "{s} accused {t} of betrayal and lies.",
+                 "{s} blamed {t} for the violence."],
+    "neutral": ["{s} met {t} on Tuesday.", "{s} said {t} would travel next week.",
+                "{s} and {t} held a meeting in the capital."],
+}
+_SUBJECTS = ["The minister", "Officials", "The spokesman", "Analysts"]
+_TARGETS = ["Pakistan", "China", "the TTP", "Washington"]
+
+
+def tiny_training_set() -> tuple[list[StanceInput], list[str]]:
+    inputs, labels = [], []
+    for label, templates in _TEMPLATES.items():
+        for template in templates:
+            for subject in _SUBJECTS:
+                for target in _TARGETS:
+                    text = template.format(s=subject, t=target)
+                    start = text.index(target)
+                    inputs.append(StanceInput(text=text, target=target.lower(), target_text=target,
+                                              spans=((start, start + len(target)),)))
+                    labels.append(label)
+    return inputs, labels
+
+
+def tiny_model(tmp_path: Path):
+    """A real baseline fitted on the tiny set and saved, as `slant train` would leave it."""
+    from models.registry import create_model, load_model
+
+    inputs, labels = tiny_training_set()
+    model = create_model("baseline").fit(inputs, labels)
+    directory = tmp_path / "model"
+    model.save(directory)
+    return load_model(directory), directory
+
+
+def tasks_for(sentences, *, start_id: int = 1) -> list[dict]:
+    """Tasks as Label Studio sends them to /predict (id, data, project)."""
+    return [{"id": start_id + i, "project": 1, "data": task_data(s)} for i, s in enumerate(sentences)]
+
+
+def contrary_result(prediction: dict) -> list[dict]:
+    """An annotation result that gives every target a different label than ``prediction`` did."""
+    stance = load_label_set().stance
+    result = []
+    for item in prediction["result"]:
+        label = stance[(stance.index(item["value"]["choices"][0]) + 1) % len(stance)]
+        result.append({"from_name": item["from_name"], "to_name": "text", "type": "choices",
+                       "value": {"choices": [label]}})
+    return result
+
+
+def annotated(tasks: list[dict], model) -> list[dict]:
+    """The tasks, each with one annotation contradicting ``model`` on every target (/train payload shape)."""
+    from models.backend.tasks import predict_tasks
+
+    return [{**task, "annotations": [{"id": task["id"], "result": contrary_result(p), "was_cancelled": False}]}
+            for task, p in zip(tasks, predict_tasks(model, tasks))]
+
+
+def agreement(predictions: list[dict], annotated_tasks: list[dict]) -> float:
+    """Share of targets where a prediction has the annotated label."""
+    hits = [p_item["value"] == a_item["value"]
+            for p, task in zip(predictions, annotated_tasks)
+            for p_item, a_item in zip(p["result"], task["annotations"][0]["result"])]
+    return sum(hits) / len(hits)
+
+
+class GatedEstimator:
+    """Wraps a real baseline; ``fit`` waits until the test opens the gate (to catch a blocking swap)."""
+
+    def __init__(self, inner, gate: threading.Event):
+        self.inner, self.gate = inner, gate
+
+    def fit(self, X, y):
+        assert self.gate.wait(60), "test never opened the gate"
+        return self.inner.fit(X, y)
+
+
+@pytest.fixture
+def model_and_dir(tmp_path):
+    return tiny_model(tmp_path)
+
+
+@pytest.fixture
+def backend(model_and_dir, tmp_path):
+    from models.backend import ThreadedBackend
+    from models.backend.service import BackendService, RetrainSettings
+
+    model, directory = model_and_dir
+    service = BackendService(model, model_dir=directory,
+                             settings=RetrainSettings(retrain_every=0, min_pairs=5, save_dir=tmp_path / "retrained"))
+    with ThreadedBackend(service) as running:
+        yield running
+
+
+def test_health_setup_and_versions(backend):
+    health = httpx.get(f"{backend.url}/health")
+    assert health.status_code == 200
+    assert health.json()["status"] == "UP"
+    version = backend.service.model_version
+    assert health.json()["model_version"] == version
+    setup = httpx.post(f"{backend.url}/setup", json={"project": "7.1712345678", "schema": load_label_set().xml,
+                                                     "hostname": "http://127.0.0.1:1", "access_token": "x" * 40})
+    assert setup.status_code == 200 and setup.json() == {"model_version": version}
+    assert httpx.get(f"{backend.url}/versions").json()["versions"] == [version]
+    assert httpx.get(f"{backend.url}/").status_code == 200
+
+
+def test_predict_gives_one_prediction_per_task_with_a_choice_per_target(backend, model_and_dir):
+    model, _ = model_and_dir
+    labels = load_label_set()
+    sentences = seed_sentences()
+    tasks = tasks_for(sentences)
+    response = httpx.post(f"{backend.url}/predict", json={"tasks": tasks, "project": "1.1712345678",
+                                                          "label_config": labels.xml, "params": {"context": None}})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert len(results) == len(tasks)
+    for task, prediction, sentence in zip(tasks, results, sentences):
+        assert prediction["model_version"] == model.model_version
+        names = [r["from_name"] for r in prediction["result"]]
+        actors = task["data"]["actors"]
+        assert names == [f"stance_{i}" for i in range(len(actors))] + ["engagement"]
+        for r in prediction["result"]:
+            assert r["to_name"] == "text" and r["type"] == "choices"
+            assert r["value"]["choices"][0] in labels.stance
+            assert 1 / len(labels.stance) <= r["score"] <= 1.0
+        assert 0.0 < prediction["score"] <= 1.0
+    # The labels are the model's own: predicting the same pairs directly agrees.
+    from models.backend.tasks import inputs_from_task
+
+    direct = model.predict(inputs_from_task(tasks[0]))
+    assert [r["value"]["choices"][0] for r in results[0]["result"]] == list(direct)
+
+
+def test_bad_requests_get_clear_errors_and_bad_tasks_do_not_sink_the_batch(backend):
+    assert httpx.post(f"{backend.url}/predict", content=b"{not json").status_code == 400
+    response = httpx.post(f"{backend.url}/predict", json={"tasks": "nope"})
+    assert response.status_code == 400 and "tasks" in response.json()["error"]
+    good = tasks_for(seed_sentences(1))[0]
+    bad = {"id": 99, "data": {"sentence_id": "x"}}  # no text
+    results = httpx.post(f"{backend.url}/predict", json={"tasks": [bad, good]}).json()["results"]
+    assert len(results) == 2
+    assert results[0]["result"] == [] and len(results[1]["result"]) == len(good["data"]["actors"]) + 1
+    unknown = httpx.post(f"{backend.url}/webhook", json={"action": "PROJECT_UPDATED", "project": {"id": 1}})
+    assert unknown.status_code == 200 and unknown.json()["status"] == "Unknown event"
+    assert httpx.post(f"{backend.url}/train", json={"annotations": [], "project": "1.1"}).status_code == 400
+
+
+def test_annotation_webhooks_are_counted_without_training_when_retraining_is_manual(backend):
+    payload = {"action": "ANNOTATION_CREATED", "project": {"id": 3, "label_config": "<View/>"},
+               "annotation": {"id": 1, "result": []}, "task": {"id": 1}}
+    for expected in (1, 2):
+        response = httpx.post(f"{backend.url}/webhook", json=payload)
+        assert response.status_code == 201
+        assert response.json()["result"] == {"status": "recorded", "events_since_training": expected}
+    assert backend.service.jobs == {}
+
+
+def test_training_runs_in_the_background_and_swaps_the_model(model_and_dir, tmp_path):
+    """/train starts a job; predictions keep answering with the old model until the new one is in."""
+    from models.backend import ThreadedBackend
+    from models.backend.service import BackendService, RetrainSettings, fresh_estimator
+
+    model, directory = model_and_dir
+    gate = threading.Event()
+    service = BackendService(model, model_dir=directory,
+                             settings=RetrainSettings(retrain_every=0, min_pairs=5, save_dir=tmp_path / "retrained"),
+                             make_estimator=lambda m, d: GatedEstimator(fresh_estimator(m, d), gate))
+    old = model.model_version
+    tasks = tasks_for(seed_sentences())
+    with ThreadedBackend(service) as backend:
+        # Labels the tiny model does not predict: every target gets another label than the model's.
+        labeled = annotated(tasks, model)
+        response = httpx.post(f"{backend.url}/train", json={"annotations": labeled, "project": "1.1712345678"})
+        assert response.status_code == 201
+        job = response.json()["job"]
+        assert httpx.get(f"{backend.url}/is_training").json()["is_training"] is True
+        started = time.perf_counter()
+        during = httpx.post(f"{backend.url}/predict", json={"tasks": tasks}, timeout=10)
+        assert during.status_code == 200 and time.perf_counter() - started < 5
+        assert {p["model_version"] for p in during.json()["results"]} == {old}
+        gate.set()
+        assert service.wait_idle(60)
+        status = httpx.post(f"{backend.url}/job_status", json={"job": job}).json()
+        assert status["status"] == "done", status
+        new = service.model_version
+        assert new != old and status["model_version"] == new
+        after = httpx.post(f"{backend.url}/predict", json={"tasks": tasks}).json()["results"]
+        assert {p["model_version"] for p in after} == {new}
+        # The new model learned the annotations the old one contradicted everywhere.
+        assert agreement(during.json()["results"], labeled) == 0.0
+        assert agreement(after, labeled) > 0.5
+        assert httpx.get(f"{backend.url}/versions").json()["versions"] == [old, new]
+    # The retrained model was saved whole and loads back with the same version.
+    from models.registry import load_model
+
+    saved = [p for p in (tmp_path / "retrained").iterdir() if not p.name.startswith(".")]
+    assert len(saved) == 1 and load_model(saved[0]).model_version == new
+
+
+def test_training_with_too_few_labels_is_skipped_not_crashed(backend):
+    tasks = tasks_for(seed_sentences(1))
+    job = httpx.post(f"{backend.url}/train", json={"annotations": annotated(tasks, backend.service.model),
+                                                   "project": "1.1"}).json()["job"]
+    assert backend.service.wait_idle(30)
+    status = httpx.post(f"{backend.url}/job_status", json={"job": job}).json()
+    assert status["status"] == "skipped" and "need at least" in status["message"]
+    assert httpx.get(f"{backend.url}/health").json()["status"] == "UP"
+
+
+def test_slant_serve_command_answers_and_stops_by_pid(model_and_dir):
+    from conftest import free_port
+
+    _, directory = model_and_dir
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LABEL_STUDIO_URL": "http://127.0.0.1:1", "LABEL_STUDIO_API_KEY": "k" * 40}
+    process = subprocess.Popen([sys.executable, "-c", "from models.cli import main; main()", "serve", "--model",
+                                str(directory), "--port", str(port)], cwd=REPO, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert process.poll() is None, process.stdout.read().decode()
+                assert time.monotonic() < deadline, "slant serve did not answer within 60 s"
+                time.sleep(0.3)
+        assert health.json()["status"] == "UP"
+        prediction = httpx.post(f"http://127.0.0.1:{port}/predict", json={"tasks": tasks_for(seed_sentences(2))})
+        assert len(prediction.json()["results"]) == 2
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    output = process.stdout.read().decode()
+    assert "serving" in output and "k" * 40 not in output
+
+
+def test_slant_serve_rejects_a_missing_model_dir(tmp_path):
+    process = subprocess.run([sys.executable, "-c", "from models.cli import main; main()", "serve", "--model",
+                              str(tmp_path / "nope")], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert process.returncode != 0
+    assert "model directory not found" in process.stderr and "Traceback" not in process.stderr

@@ -1,0 +1,235 @@
+"""report.json schema, CSV tables, HTML escaping, atomic writes, dimensions and input errors, CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from annotate.report import DimensionError, ReportInputError, ReportOptions, build_report, load_dimensions, write_report
+from annotate.report import writer as writer_module
+from annotate.report.inputs import load_predictions
+from annotate.report.render_html import highlight_segments
+from annotate.schema import Mention
+from test_report_fixtures import ARTICLES, make_adjudicated, make_predictions, make_sentences
+
+ROOT = Path(__file__).resolve().parent.parent
+PAYLOAD = "<script>window.__slant_pwned = 1</script>"
+IMG_PAYLOAD = "<img src=x onerror=\"window.__slant_pwned=2\">"
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    sentences = make_sentences()
+    report = build_report(sentences=sentences, predictions=make_predictions(sentences), adjudicated=make_adjudicated(),
+                          options=ReportOptions(n_resamples=300, labelstudio_url="http://127.0.0.1:8080",
+                                                project_id=2))
+    return report, write_report(report, tmp_path_factory.mktemp("report"), sentences=sentences)
+
+
+def test_report_json_has_the_documented_keys(written):
+    report, paths = written
+    data = json.loads(paths.json.read_text(encoding="utf-8"))
+    assert data == json.loads(json.dumps(report))
+    doc = (ROOT / "docs" / "schema.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## Report (report.json)"):]
+    section = section[: section.find("\n## ", 5)] if "\n## " in section[5:] else section
+
+    def documented(keys):
+        missing = [k for k in keys if f"`{k}`" not in section]
+        assert not missing, f"keys not documented in docs/schema.md: {missing}"
+
+    top = {"schema_version", "generated_at", "labels", "bases", "settings", "inputs", "dimensions", "actors",
+           "articles", "sources", "unattributed_articles", "problems"}
+    assert set(data) == top
+    documented(top)
+    documented(data["settings"])
+    documented(data["inputs"])
+    article = data["articles"]["000_594f207f9f4d21fb"]
+    assert set(article) == {"title", "source", "author", "date", "url", "n_sentences", "actors", "dimensions"}
+    documented(article)
+    entry = article["dimensions"]["critical_of_taliban"]
+    assert set(entry) == {"human", "model", "difference"}
+    score = entry["model"]
+    assert set(score) == {"score", "ci_low", "ci_high", "n_sentences", "n_excluded", "status", "evidence"}
+    documented(score)
+    evidence = score["evidence"][0]
+    documented(evidence)
+    documented(data["sources"]["fixture-outlet-1"])
+    documented(data["sources"]["fixture-outlet-1"]["dimensions"]["pro_pakistan"]["model"])
+    documented(data["dimensions"]["pro_engagement"])
+    # ids as keys
+    assert set(data["articles"]) == set(ARTICLES)
+    assert set(data["sources"]) == {source for source, _ in ARTICLES.values()}
+    assert {"pro_engagement", "pro_pakistan", "critical_of_taliban", "net_pakistan", "net_ttp"} <= set(data["dimensions"])
+
+
+def test_csv_tables_hold_the_same_numbers(written):
+    report, paths = written
+    rows = list(csv.DictReader(paths.articles_csv.open(encoding="utf-8")))
+    assert len(rows) == len(report["articles"]) * len(report["dimensions"])
+    by_key = {(r["article_id"], r["dimension"]): r for r in rows}
+    entry = report["articles"]["000_594f207f9f4d21fb"]["dimensions"]["pro_pakistan"]
+    row = by_key[("000_594f207f9f4d21fb", "pro_pakistan")]
+    assert float(row["model_score"]) == pytest.approx(entry["model"]["score"])
+    assert float(row["human_ci_high"]) == pytest.approx(entry["human"]["ci_high"])
+    assert float(row["difference"]) == pytest.approx(entry["difference"])
+    insufficient = by_key[("004_a8dd27559ae93e0a", "critical_of_taliban")]
+    assert insufficient["model_status"] == "insufficient_evidence" and insufficient["model_score"] == ""
+
+    sources = list(csv.DictReader(paths.sources_csv.open(encoding="utf-8")))
+    assert len(sources) == len(report["sources"]) * len(report["dimensions"])
+    outlet2 = {r["dimension"]: r for r in sources if r["source"] == "fixture-outlet-2"}
+    assert outlet2["pro_engagement"]["n_articles"] == "2"
+    assert float(outlet2["pro_engagement"]["model_score"]) == pytest.approx(
+        report["sources"]["fixture-outlet-2"]["dimensions"]["pro_engagement"]["model"]["score"])
+
+    evidence = list(csv.DictReader(paths.evidence_csv.open(encoding="utf-8")))
+    expected = sum(len((entry.get(b) or {}).get("evidence", [])) for scope in ("articles", "sources")
+                   for item in report[scope].values() for entry in item["dimensions"].values()
+                   for b in ("human", "model"))
+    assert len(evidence) == expected > 0
+    linked = [e for e in evidence if e["labelstudio_url"]]
+    assert linked and all(re.fullmatch(r"http://127\.0\.0\.1:8080/projects/2/data\?task=\d+", e["labelstudio_url"])
+                          for e in linked)
+
+
+def test_untrusted_text_is_escaped_in_the_html(tmp_path):
+    hostile = {"000_594f207f9f4d21fb": (f"evil {PAYLOAD} outlet", [
+        (f"Pakistan said {PAYLOAD} and {IMG_PAYLOAD} to Kabul.", [("pakistan", "Pakistan"), ("afghan_taliban", "Kabul")]),
+        ("Pakistan again.", [("pakistan", "Pakistan")]), ("Pakistan thrice.", [("pakistan", "Pakistan")])])}
+    sentences = make_sentences(hostile)
+    for s in sentences:
+        s.title = f"Title {PAYLOAD}"
+    manifest = {"000_594f207f9f4d21fb": {"title": f"T {PAYLOAD}", "source": f"evil {PAYLOAD} outlet",
+                                         "author": IMG_PAYLOAD, "date": "", "url": "javascript:alert(1)"}}
+    report = build_report(sentences=sentences, predictions=make_predictions(sentences), manifest=manifest,
+                          options=ReportOptions(n_resamples=50))
+    html = write_report(report, tmp_path, sentences=sentences).html.read_text(encoding="utf-8")
+    assert "<script" not in html.lower()
+    assert "<img" not in html.lower()
+    assert "&lt;script&gt;window.__slant_pwned = 1&lt;/script&gt;" in html
+    assert 'href="javascript:' not in html
+    assert "script-src" in html or "default-src 'none'" in html  # CSP: no script may run at all
+
+
+def test_mentions_are_highlighted_by_offsets():
+    text = "Islamabad warned Kabul."
+    segments = highlight_segments(text, [Mention("pakistan", "Islamabad", 0, 9), Mention("afghan_taliban", "Kabul", 17, 22),
+                                         Mention("bogus", "x", 40, 45)], target="afghan_taliban")
+    assert "".join(s["text"] for s in segments) == text
+    assert [(s["text"], s["actor"], s["target"]) for s in segments if s["actor"]] == [
+        ("Islamabad", "pakistan", False), ("Kabul", "afghan_taliban", True)]
+
+
+def test_a_failed_render_leaves_the_previous_report_intact(written, tmp_path, monkeypatch):
+    report, _ = written
+    paths = write_report(report, tmp_path)
+    before = {p: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("render failed")
+
+    monkeypatch.setattr(writer_module, "render_html", broken)
+    changed = dict(report, generated_at="1999-01-01T00:00:00+00:00")
+    with pytest.raises(RuntimeError):
+        write_report(changed, tmp_path)
+    assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert "1999-01-01" not in paths.json.read_text(encoding="utf-8")
+
+
+def test_dimensions_file_errors_name_the_valid_keys(tmp_path):
+    bad_key = tmp_path / "bad_key.toml"
+    bad_key.write_text('[dimensions.x]\ntitle = "X"\ntarget = "pakistan"\ndirection = "favorable"\ncolour = "red"\n')
+    with pytest.raises(DimensionError, match=r"bad_key\.toml.*\[dimensions\.x\].*'colour'.*valid keys: description, "
+                                             r"direction, target, title"):
+        load_dimensions(bad_key)
+    bad_direction = tmp_path / "bad_direction.toml"
+    bad_direction.write_text('[dimensions.x]\ntitle = "X"\ntarget = "pakistan"\ndirection = "pro"\n')
+    with pytest.raises(DimensionError, match="direction must be one of favorable, critical"):
+        load_dimensions(bad_direction)
+    missing = tmp_path / "missing.toml"
+    missing.write_text('[dimensions.x]\ntitle = "X"\n')
+    with pytest.raises(DimensionError, match="missing required key.*target, direction"):
+        load_dimensions(missing)
+    with pytest.raises(DimensionError, match="not found"):
+        load_dimensions(tmp_path / "nope.toml")
+
+
+def test_users_add_dimensions_without_code(tmp_path):
+    custom = tmp_path / "dims.toml"
+    custom.write_text('[dimensions.critical_of_us]\ntitle = "Critical of the US"\ntarget = "united_states"\n'
+                      'direction = "critical"\n\n[per_actor]\nenabled = false\n')
+    dims = load_dimensions(custom, actors=["pakistan"])
+    assert [d.key for d in dims] == ["critical_of_us"] and dims[0].sign == -1
+    sentences = make_sentences()
+    report = build_report(sentences=sentences, predictions=make_predictions(sentences), dimensions=str(custom),
+                          options=ReportOptions(n_resamples=50))
+    assert list(report["dimensions"]) == ["critical_of_us"]
+    builtin = load_dimensions(actors=["pakistan", "ttp"])
+    assert [d.key for d in builtin][-2:] == ["net_pakistan", "net_ttp"]
+
+
+def test_bad_prediction_lines_are_named_and_skipped(tmp_path):
+    sentences = make_sentences()
+    good = [json.dumps(p.to_dict()) for p in make_predictions(sentences)[:3]]
+    broken = dict(json.loads(good[0]), probabilities={"critical": 0.5, "favorable": 0.5})
+    path = tmp_path / "predictions.jsonl"
+    path.write_text("\n".join([good[0], "{not json", json.dumps(broken), good[1], "", good[2]]) + "\n")
+    from annotate.labels import load_label_set
+    records, problems = load_predictions(path, labels=load_label_set().stance)
+    assert len(records) == 3
+    assert problems[0].startswith(f"{path}:2: not valid JSON")
+    assert problems[1].startswith(f"{path}:3: not a valid prediction record") and "stance labels" in problems[1]
+    only_bad = tmp_path / "only_bad.jsonl"
+    only_bad.write_text("{not json\n")
+    with pytest.raises(ReportInputError, match="only_bad.jsonl: no valid prediction record"):
+        load_predictions(only_bad, labels=load_label_set().stance)
+
+
+def _write_inputs(tmp_path):
+    sentences = make_sentences()
+    (tmp_path / "sentences.jsonl").write_text("".join(json.dumps(s.to_dict()) + "\n" for s in sentences))
+    (tmp_path / "predictions.jsonl").write_text(
+        "".join(json.dumps(p.to_dict()) + "\n" for p in make_predictions(sentences)) + "{oops\n")
+    from test_report_fixtures import make_annotations
+    (tmp_path / "annotations.jsonl").write_text("".join(json.dumps(a.to_dict()) + "\n" for a in make_annotations()))
+    return tmp_path
+
+
+def test_cli_writes_the_report_and_prints_where(tmp_path):
+    from models.cli import app
+
+    inputs = _write_inputs(tmp_path)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["report", "--predictions", str(inputs / "predictions.jsonl"),
+                                      "--annotations", str(inputs / "annotations.jsonl"),
+                                      "--sentences", str(inputs / "sentences.jsonl"), "--out", str(out),
+                                      "--bootstrap", "100", "--labelstudio-url", "http://127.0.0.1:8080",
+                                      "--project-id", "9"])
+    assert result.exit_code == 0, result.output
+    assert str((out / "report.html").resolve()) in result.output
+    assert "predictions.jsonl:" in result.output  # the bad last line is reported by file:line
+    data = json.loads((out / "report.json").read_text())
+    assert data["bases"] == ["human", "model"] and data["settings"]["n_resamples"] == 100
+    assert any("predictions.jsonl" in p for p in data["problems"])
+    for name in ("articles.csv", "sources.csv", "evidence.csv", "report.html"):
+        assert (out / name).stat().st_size > 0
+
+
+def test_cli_errors_are_clear_and_without_traceback(tmp_path):
+    from models.cli import app
+
+    inputs = _write_inputs(tmp_path)
+    result = CliRunner().invoke(app, ["report", "--predictions", str(tmp_path / "missing.jsonl"),
+                                      "--sentences", str(inputs / "sentences.jsonl"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "missing.jsonl: prediction file not found" in result.output
+    assert "Traceback" not in result.output
+    result = CliRunner().invoke(app, ["report", "--sentences", str(inputs / "sentences.jsonl"),
+                                      "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "give predictions, annotations, or both" in result.output
