@@ -10,7 +10,8 @@ curve needs hundreds of refits (strategies x seeds x rounds); fine-tuning MiniLM
 ~20 minutes on 2 cores, while one encoder pass over the pool (cached in ``work/``) plus a
 logistic regression refit (well under a second) makes the whole benchmark take minutes.
 The target-span features make the classifier target-aware, which a sentence embedding is not.
-The TF-IDF baseline is far weaker on NewsMTSC (test-rw F1m ~61) and its curve is flatter.
+Features are standardized once over the pool (known before any label is); one BLAS thread
+per fit (on 2 shared cores, multithreaded BLAS made each fit about 5x slower).
 
 Reproduce (from the repository root)::
 

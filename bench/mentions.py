@@ -1,6 +1,7 @@
 """Actor-mention quality on the seeds: precision and recall against the hand-made gold list.
 
     python bench/mentions.py [--seeds seeds] [--gold tests/data/gold_mentions.jsonl] [--errors]
+                             [--throughput N]   # also time ingesting N seed copies from a .jsonl
 
 A mention matches when article, actor and character span (offsets into the ORIGINAL article
 file) are all equal, so the gold list stays valid if sentence boundaries move.
@@ -53,11 +54,40 @@ def prf(tp: int, n_pred: int, n_gold: int) -> tuple[float, float, float]:
     return p, r, f
 
 
+def throughput(seeds: Path, n_articles: int) -> None:
+    """Ingest ``n_articles`` copies of the seeds (as one .jsonl corpus); print wall and CPU time."""
+    import resource
+    import tempfile
+
+    from annotate.corpus.sentences import sentence_pipeline
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(seeds.glob("*.txt"))]
+    sentence_pipeline()  # loading spaCy is not part of the rate
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus.jsonl"
+        with open(corpus, "w", encoding="utf-8") as fh:
+            for i in range(n_articles):
+                fh.write(json.dumps({"id": f"copy{i}", "text": texts[i % len(texts)]}) + "\n")
+        cpu0 = time.process_time()
+        t0 = time.perf_counter()
+        result = ingest_paths([corpus])
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    n_sent = len(result.records)
+    print(
+        f"\nthroughput: {len(result.articles)} articles / {n_sent} sentences in {wall:.1f} s wall, {cpu:.1f} s CPU "
+        f"-> {len(result.articles) / cpu:.1f} articles/s, {n_sent / cpu:.0f} sentences/s per CPU second; "
+        f"peak RSS {rss:.0f} MB"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=Path, default=ROOT / "seeds")
     ap.add_argument("--gold", type=Path, default=ROOT / "tests" / "data" / "gold_mentions.jsonl")
     ap.add_argument("--errors", action="store_true", help="list every false positive and miss")
+    ap.add_argument("--throughput", type=int, default=0, metavar="N", help="also time ingesting N seed copies")
     args = ap.parse_args()
 
     gold = load_gold(args.gold)
@@ -83,6 +113,8 @@ def main() -> int:
             print(f"  FP {k[0][:3]} {k[1]:>5}-{k[2]:<5} {pred[k]!r} -> {k[3]}")
         for k in fns:
             print(f"  FN {k[0][:3]} {k[1]:>5}-{k[2]:<5} {gold[k]!r} -> {k[3]}")
+    if args.throughput:
+        throughput(args.seeds, args.throughput)
     return 0
 
 

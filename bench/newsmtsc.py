@@ -51,7 +51,7 @@ def peak_rss_mib() -> float:
 
 
 def run_one(model_name: str, data: Path, *, limit: int, epochs: int | None, lr: float | None,
-            batch_size: int | None, base_model: str | None, save: str | None, out_dir: Path) -> dict:
+            batch_size: int | None, threads: int | None = None, max_steps: int = 0, base_model: str | None, save: str | None, out_dir: Path) -> dict:
     import datasets
     import numpy as np
 
@@ -71,7 +71,8 @@ def run_one(model_name: str, data: Path, *, limit: int, epochs: int | None, lr: 
     options = {}
     if model_name == "transformer":
         args = TrainingArguments()
-        for key, value in (("epochs", epochs), ("learning_rate", lr), ("batch_size", batch_size)):
+        for key, value in (("epochs", epochs), ("learning_rate", lr), ("batch_size", batch_size),
+                           ("threads", threads), ("max_steps", max_steps or None)):
             if value is not None:
                 setattr(args, key, value)
         options = {"args": args, "base_model": base_model}
@@ -101,11 +102,13 @@ def run_one(model_name: str, data: Path, *, limit: int, epochs: int | None, lr: 
     model.metadata_["metrics"] = metrics
     results["peak_rss_mib"] = round(peak_rss_mib(), 1)
     results["model_version"] = model.model_version
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result_file = out_dir / f"newsmtsc-{model_name}.json"
+    result_file.write_text(json.dumps(results, indent=2, default=float) + "\n")
     if save:
         model.save(save)
         results["saved_to"] = save
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"newsmtsc-{model_name}.json").write_text(json.dumps(results, indent=2, default=float) + "\n")
+        result_file.write_text(json.dumps(results, indent=2, default=float) + "\n")
     return results
 
 
@@ -137,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--lr", type=float)
     parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--threads", type=int, help="torch threads (default: TrainingArguments.threads)")
+    parser.add_argument("--max-steps", type=int, default=0, help="stop after N optimiser steps (smoke runs)")
     parser.add_argument("--base-model", help="local HF checkpoint dir (default: packaged MiniLM)")
     parser.add_argument("--save", help="save the transformer here (e.g. work/models/newsmtsc-minilm)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
@@ -150,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [sys.executable, __file__, "--model", name, "--data", str(ns.data), "--out", str(ns.out),
                    "--limit", str(ns.limit)]
             for flag, value in (("--epochs", ns.epochs), ("--lr", ns.lr), ("--batch-size", ns.batch_size),
+                                ("--threads", ns.threads), ("--max-steps", ns.max_steps or None),
                                 ("--base-model", ns.base_model), ("--save", ns.save)):
                 if value is not None and (name == "transformer" or flag not in ("--save",)):
                     cmd += [flag, str(value)]
@@ -157,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(json.loads((ns.out / f"newsmtsc-{name}.json").read_text()))
     else:
         results = [run_one(ns.model, ns.data, limit=ns.limit, epochs=ns.epochs, lr=ns.lr, batch_size=ns.batch_size,
+                           threads=ns.threads, max_steps=ns.max_steps,
                            base_model=ns.base_model, save=ns.save if ns.model == "transformer" else None,
                            out_dir=ns.out)]
     print_table(results)

@@ -154,7 +154,7 @@ def train_loop(model, train: Encoded, y: np.ndarray, val: tuple[Encoded, np.ndar
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            running += float(loss)
+            running += loss.item()
             bar.update(1)
             bar.set_postfix(loss=f"{running / i:.3f}", best_f1=f"{max(best_f1, 0):.3f}")
             last = (args.max_steps and step >= total) or (epoch == args.epochs - 1 and i == len(batches))

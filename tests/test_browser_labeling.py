@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -41,21 +42,27 @@ def test_annotator_labels_one_stance_per_actor_and_the_annotation_is_exported(la
             page.click("button[type=submit]")
             page.wait_for_url(lambda url: "/user/login" not in url, timeout=60_000)
             page.goto(f"{label_studio.url}/projects/{result.project_id}/data?task={task.id}")
-            page.get_by_text(sentence.text, exact=True).wait_for(timeout=90_000)
+            # The labeling pane renders the sentence as rich text (the task table beside it has it too).
+            page.locator(".lsf-richtext__line", has_text=sentence.text).first.wait_for(timeout=90_000)
 
             # One stance row per actor: its display name, its mentions, and the three stance choices.
-            stance_rows = {value: page.get_by_text(value.capitalize(), exact=True) for value in labels.stance}
+            # (A choice's accessible name is its value plus the hotkey hint, e.g. "Critical1".)
+            def choices(value: str):
+                return page.get_by_role("checkbox", name=re.compile(rf"^{re.escape(value)}\W*(\[?[\w+]+\]?)?$"))
+
+            stance_rows = {value: choices(value.capitalize()) for value in labels.stance}
+            choices("Supports engagement").wait_for(timeout=30_000)  # the last control: all rendered
             for value, locator in stance_rows.items():
                 assert locator.count() == len(actors), f"{locator.count()} {value!r} choices for {len(actors)} actors"
             for name in ("Pakistan", "Afghan Taliban", "Tehreek-e-Taliban Pakistan (TTP)"):
                 assert page.get_by_text(name, exact=True).count() >= 1
-            assert page.get_by_text("This mention is not that actor", exact=True).count() == len(actors)
+            assert choices("This mention is not that actor").count() == len(actors)
 
             # Label: Pakistan critical, Afghan Taliban favorable, TTP "not that actor"; engagement supported.
             stance_rows["critical"].nth(0).click()
             stance_rows["favorable"].nth(1).click()
-            page.get_by_text("This mention is not that actor", exact=True).nth(2).click()
-            page.get_by_text("Supports engagement", exact=True).click()
+            choices("This mention is not that actor").nth(2).click()
+            choices("Supports engagement").click()
             page.screenshot(path=str(artifacts_dir / "labelstudio-labeling.png"), full_page=True)
             page.get_by_role("button", name="Submit").click()
             for _ in range(60):  # the submit is asynchronous: wait until the server has it

@@ -20,7 +20,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.labelstudio]
 
 
 def export(conn, project_id: int) -> list[dict]:
-    return conn.sdk.projects.exports.as_json(project_id)
+    """The project's JSON export with predictions expanded (as `slant pull` reads it)."""
+    from annotate.labelstudio.pull import export_project
+
+    return export_project(conn, project_id)
 
 
 def write_jsonl(path: Path, sentences) -> Path:

@@ -233,3 +233,13 @@ def test_cli_errors_are_clear_and_without_traceback(tmp_path):
     result = CliRunner().invoke(app, ["report", "--sentences", str(inputs / "sentences.jsonl"),
                                       "--out", str(tmp_path / "o")])
     assert result.exit_code == 1 and "give predictions, annotations, or both" in result.output
+
+
+def test_report_package_stays_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, annotate.report, annotate.report.render_html; "
+            "heavy = [m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'models', 'spacy')]; "
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

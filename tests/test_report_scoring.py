@@ -153,3 +153,11 @@ def test_evidence_is_the_sentences_that_move_the_score_most():
     # neutral sentences (value 0) never count as evidence
     assert [e.observation.sentence_id for e in select_evidence(obs([0.0, 0.0, 1.0]), k=3)] == ["s2"]
     assert sum(e.contribution for e in select_evidence(obs(values), k=10)) == pytest.approx(np.mean(values))
+
+
+def test_evidence_ties_go_to_sentences_that_explain_the_score():
+    values = [-1.0, 1.0, 1.0, 0.0, 1.0]  # score +0.4: the +1 sentences explain it
+    evidence = select_evidence(obs(values), k=2)
+    assert [e.observation.sentence_id for e in evidence] == ["s1", "s2"]
+    agreed = [Observation("low", "a", 1.0, agreement=0.5), Observation("high", "a", 1.0, agreement=1.0)]
+    assert select_evidence(agreed, k=1)[0].observation.sentence_id == "high"

@@ -7,7 +7,7 @@ matches are resolved longest-first with ``spacy.util.filter_spans``.
 
 from __future__ import annotations
 
-import tomllib
+from annotate.corpus._toml import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path

@@ -7,13 +7,10 @@ mention offsets can always be traced back to the file the article came from. The
 
 from __future__ import annotations
 
-import logging
 import re
-import tomllib
+from annotate.corpus._toml import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("cleaning_rules.toml")
 _ACTIONS = ("remove", "break")
@@ -147,7 +144,7 @@ def _drop_repeated_lines(original: str, removed: bytearray, min_words: int, log:
     pos = 0
     for raw in original.split("\n"):
         end = pos + len(raw)
-        kept = "".join(ch for i, ch in enumerate(raw, start=pos) if not removed[i])
+        kept = "".join(original[a:b] for a, b in (m.span() for m in _KEPT_RUN.finditer(removed, pos, end)))
         key = _line_key(kept)
         if key:
             lines.append((pos, end, key))
@@ -158,15 +155,14 @@ def _drop_repeated_lines(original: str, removed: bytearray, min_words: int, log:
         repeat = key in seen
         # Containment only for headings (no final punctuation) or long lines, so that a short
         # one-line sentence such as "He said." is never dropped for appearing inside another line.
-        kept_line = original[start:end].rstrip()
-        heading_or_long = not kept_line.endswith((".", "!", "?", "”", '"')) or n_words >= 6
+        raw_line = original[start:end].rstrip()
+        heading_or_long = not raw_line.endswith((".", "!", "?", "”", '"')) or n_words >= 6
         contained = n_words >= min_words and heading_or_long and any(
             len(other) > len(key) and f" {key} " in f" {other} " for j, (_, _, other) in enumerate(lines) if j != i
         )
         seen.add(key)
         if repeat or contained:
-            for k in range(start, end):
-                removed[k] = 1
+            removed[start:end] = b"\x01" * (end - start)
             log.append((start, end, "repeated_line"))
 
 

@@ -6,7 +6,7 @@ Fields the article text does not tell are left empty: metadata is never invented
 from __future__ import annotations
 
 import csv
-import tomllib
+from annotate.corpus._toml import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 

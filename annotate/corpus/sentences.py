@@ -9,7 +9,6 @@ is moved to the start of the next one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Iterable, Iterator
 
@@ -40,9 +39,9 @@ def _register_components() -> None:
         cannot swallow a paragraph). An opening quote left at the end of a sentence moves to the
         next one ("...address. “Either you are with us").
         """
-        texts = [t.text for t in doc]
-        if not any(t in _ALL_QUOTES for t in texts):
+        if not any(q in doc.text for q in _ALL_QUOTES):
             return doc  # nothing to fix (the common case)
+        texts = [t.text for t in doc]
         spaced = [bool(t.whitespace_) for t in doc]
         starts = [bool(t.is_sent_start) for t in doc]
 
@@ -96,14 +95,6 @@ def sentence_pipeline() -> "Language":
     nlp.add_pipe("sentencizer")
     nlp.add_pipe(_QUOTE_FIXER)
     return nlp
-
-
-@dataclass(frozen=True)
-class SentenceSpan:
-    """A sentence as character offsets into the text it was split from."""
-
-    start: int
-    end: int
 
 
 def split_sentences(text: str) -> list[str]:

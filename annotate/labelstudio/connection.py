@@ -105,6 +105,8 @@ class Connection:
 
     def check(self) -> str:
         """Verify the server answers and accepts the token; return its release version."""
+        # /api/version answers without a token: ask for the token's user to check the token.
+        self.request("GET", "/api/current-user/whoami", what="checking the API token")
         response = self.request("GET", "/api/version", what="checking the server")
         try:
             return str(response.json().get("release", "unknown"))

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -137,7 +138,8 @@ class _Context:
             "target": target, "label": o.label, "probability": rounded(o.probability), "agreement": rounded(o.agreement),
             "n_annotators": o.n_annotators, "value": rounded(o.value), "contribution": rounded(ev.contribution),
             "task_id": task_id,
-            "labelstudio_url": labelstudio_task_url(self.options.labelstudio_url, self.options.project_id, task_id),
+            "labelstudio_url": labelstudio_task_url(self.options.labelstudio_url, self.options.project_id,
+                                                    task_id),
             "mentions": [{"actor": m.actor, "text": m.text, "start": m.start, "end": m.end}
                          for m in sentence.mentions] if sentence else [],
         }
@@ -156,7 +158,7 @@ def build_report(
     annotations: Iterable[AnnotationRecord] = (),
     adjudicated: Iterable[Any] | None = None,
     manifest: Mapping[str, Any] | None = None,
-    dimensions: Sequence[Dimension] | str | None = None,
+    dimensions: Sequence[Dimension] | str | Path | None = None,
     options: ReportOptions = ReportOptions(),
     inputs: Mapping[str, Any] | None = None,
     problems: Sequence[str] = (),
@@ -216,7 +218,7 @@ def build_report(
         problems.append(f"{len(unknown)} predicted sentence(s) are not in the sentences file "
                         f"(scored, shown without text), e.g. {unknown[0]}")
 
-    # Actors, by how many sentences mention them (heatmap column order).
+    # Actors, most mentioned first (the heatmaps' column order).
     mention_counts: Counter[str] = Counter()
     for s in sentences:
         mention_counts.update(m.actor for m in s.mentions)
@@ -224,7 +226,7 @@ def build_report(
     actors = [a for a, _ in mention_counts.most_common()]
     actors += sorted(t for t in seen_targets if t != ENGAGEMENT_TARGET and t not in mention_counts)
 
-    if dimensions is None or isinstance(dimensions, str):
+    if dimensions is None or isinstance(dimensions, (str, Path)):
         dimensions = load_dimensions(dimensions, actors=actors, actor_name=actor_name)
     dimensions = list(dimensions)
 
@@ -286,27 +288,25 @@ def build_report(
                 "exclude_off_target_from_model": options.exclude_off_target_from_model,
                 "labelstudio_url": options.labelstudio_url, "project_id": options.project_id}
 
-    def score_pair(scope: str, scope_id: str, dim: Dimension,
-                   make: Callable[[str, Any], DimensionScore]) -> dict[str, Any]:
-        entry: dict[str, Any] = {}
-        scores = {}
-        for basis in BASES:
-            scores[basis] = make(basis, rng_for(options.seed, scope, scope_id, dim.key, basis)) \
-                if has_basis[basis] else None
-            entry[basis] = ctx.score_dict(scores[basis], dim.target)
-        entry["difference"] = rounded(difference(scores[MODEL], scores[HUMAN]))
-        return entry
+    score_options = {"min_sentences": options.min_sentences, "n_resamples": options.n_resamples,
+                     "confidence": options.confidence, "n_evidence": options.n_evidence}
+
+    def entry(scores: dict[str, DimensionScore | None], dim: Dimension) -> dict[str, Any]:
+        out: dict[str, Any] = {basis: ctx.score_dict(scores[basis], dim.target) for basis in BASES}
+        out["difference"] = rounded(difference(scores[MODEL], scores[HUMAN]))
+        return out
 
     articles: dict[str, Any] = {}
     for article_id in article_ids:
         dims_out = {}
         for dim in dimensions:
-            def make(basis: str, rng: Any, dim: Dimension = dim) -> DimensionScore:
-                return score_observations(observations[basis][dim.key][article_id],
-                                          min_sentences=options.min_sentences, n_resamples=options.n_resamples,
-                                          confidence=options.confidence, rng=rng, n_evidence=options.n_evidence,
-                                          n_excluded=excluded[basis][dim.key][article_id])
-            dims_out[dim.key] = score_pair("article", article_id, dim, make)
+            scores: dict[str, DimensionScore | None] = {}
+            for basis in BASES:
+                scores[basis] = score_observations(
+                    observations[basis][dim.key][article_id], n_excluded=excluded[basis][dim.key][article_id],
+                    rng=rng_for(options.seed, "article", article_id, dim.key, basis), **score_options,
+                ) if has_basis[basis] else None
+            dims_out[dim.key] = entry(scores, dim)
         articles[article_id] = {
             **meta(article_id),
             "n_sentences": n_sentences.get(article_id, 0),
@@ -326,12 +326,14 @@ def build_report(
         members = by_source[source]
         dims_out = {}
         for dim in dimensions:
-            def make(basis: str, rng: Any, dim: Dimension = dim) -> DimensionScore:
-                return aggregate_source({a: observations[basis][dim.key][a] for a in members},
-                                        min_sentences=options.min_sentences, n_resamples=options.n_resamples,
-                                        confidence=options.confidence, rng=rng, n_evidence=options.n_evidence,
-                                        n_excluded=sum(excluded[basis][dim.key][a] for a in members))
-            dims_out[dim.key] = score_pair("source", source, dim, make)
+            scores = {}
+            for basis in BASES:
+                scores[basis] = aggregate_source(
+                    {a: observations[basis][dim.key][a] for a in members},
+                    n_excluded=sum(excluded[basis][dim.key][a] for a in members),
+                    rng=rng_for(options.seed, "source", source, dim.key, basis), **score_options,
+                ) if has_basis[basis] else None
+            dims_out[dim.key] = entry(scores, dim)
         sources[source] = {"n_articles": len(members), "articles": members, "dimensions": dims_out}
 
     return {

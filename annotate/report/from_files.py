@@ -77,16 +77,14 @@ def make_report(
     for problem in problems:
         logger.warning("%s", problem)
 
-    dims = None
     if dimensions is not None:
         load_dimensions(dimensions)  # fail early, naming the file, before any scoring
-        dims = str(dimensions)
     inputs = {"sentences": str(sentences), "predictions": str(predictions) if predictions else None,
               "annotations": str(annotations) if annotations else None,
               "manifest": str(manifest) if manifest else None,
               "dimensions": str(dimensions) if dimensions else "built-in"}
     report = build_report(sentences=sentence_records, predictions=prediction_records,
-                          annotations=annotation_records, manifest=manifest_data, dimensions=dims,
+                          annotations=annotation_records, manifest=manifest_data, dimensions=dimensions,
                           options=options, inputs=inputs, problems=problems)
     paths = write_report(report, out_dir, sentences=sentence_records)
     return ReportResult(paths=paths, report=report, problems=list(report["problems"]))

@@ -253,12 +253,20 @@ def select_evidence(observations: Sequence[Observation], *, k: int = 3) -> tuple
     """The ``k`` observations with the largest ``|value| / n``, strongest first.
 
     Observations with value 0 (a neutral label) do not move the score and are never evidence.
-    Ties keep input order (callers pass observations in sentence order).
+    Ties (common with human labels, all +-1) go to the sentences pushing in the direction of
+    the score (they explain it), then to higher annotator agreement, then to input order
+    (callers pass observations in sentence order).
     """
     n = len(observations)
     if n == 0 or k <= 0:
         return ()
-    ranked = sorted((o for o in observations if o.value != 0), key=lambda o: -abs(o.value))[:k]
+    mean = sum(o.value for o in observations) / n
+
+    def key(o: Observation) -> tuple[float, int, float]:
+        against = 0 if (o.value > 0) == (mean >= 0) else 1
+        return (-abs(o.value), against, -(o.agreement or 0.0))
+
+    ranked = sorted((o for o in observations if o.value != 0), key=key)[:k]
     return tuple(Evidence(observation=o, contribution=o.value / n, rank=i + 1) for i, o in enumerate(ranked))
 
 

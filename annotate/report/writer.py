@@ -67,7 +67,8 @@ def write_report(report: Mapping[str, Any], out_dir: str | Path, *,
                         articles_csv=directory / "articles.csv", sources_csv=directory / "sources.csv",
                         evidence_csv=directory / "evidence.csv")
     contents = {
-        paths.json: json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
+        # compact: the C encoder is ~5x faster than indent=...; `python -m json.tool` pretty-prints
+        paths.json: json.dumps(report, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n",
         paths.articles_csv: to_csv(article_rows(report), ARTICLE_COLUMNS),
         paths.sources_csv: to_csv(source_rows(report), SOURCE_COLUMNS),
         paths.evidence_csv: to_csv(evidence_rows(report), EVIDENCE_COLUMNS),

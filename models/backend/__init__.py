@@ -26,24 +26,20 @@ DEFAULT_PORT = 9090
 def resolve_connection(url: str | None = None, api_key: str | None = None) -> Any:
     """Label Studio URL + token for fetching annotations, or ``None`` (then ``/setup``'s are used).
 
-    Order: explicit arguments, then ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY``, then the
-    local server started by ``slant labelstudio start`` (its 0600 token file).
+    Same order as every other command (:func:`annotate.labelstudio.connection.connect`):
+    explicit arguments, then ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY``, then the local
+    server started by ``slant labelstudio start`` (its 0600 token file). The server is not
+    contacted here: it may start after the backend.
     """
+    from annotate.labelstudio.connection import LabelStudioError, connect
     from models.backend.service import Connection
 
-    url = url or os.environ.get("LABEL_STUDIO_URL")
-    api_key = api_key or os.environ.get("LABEL_STUDIO_API_KEY")
-    if url and api_key:
-        return Connection(url.rstrip("/"), api_key)
     try:
-        from annotate.labelstudio.server import LocalServer
-
-        server = LocalServer()
-        if server.status().running:
-            return Connection(server.url, server.token())
-    except Exception as exc:  # no local server: fall back to what Label Studio sends to /setup
-        log.debug("no local Label Studio connection: %s", exc)
-    return None
+        conn = connect(url, api_key, check=False)
+    except LabelStudioError as exc:
+        log.info("no Label Studio connection configured (%s); using what Label Studio sends to /setup", exc)
+        return None
+    return Connection(conn.url, conn.token)
 
 
 def build_service(model_dir: str | Path, *, retrain_every: int = 10, min_pairs: int = 10,

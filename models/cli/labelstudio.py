@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -29,6 +30,8 @@ def _user_errors() -> Iterator[None]:
     from annotate.labelstudio.server import ServerError
     from annotate.labelstudio.tasks import TaskFormatError
 
+    # One line per HTTP request is noise at the CLI's INFO level.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         yield
     except (LabelStudioError, ServerError, ExportFormatError, RecordFileError, TaskFormatError) as exc:
