@@ -29,10 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from annotate.labels import load_label_set  # noqa: E402
 from annotate.labelstudio.connection import connect  # noqa: E402
 from annotate.labelstudio.pull import pull  # noqa: E402
-from annotate.labelstudio.push import existing_tasks, push_sentences  # noqa: E402
+from annotate.labelstudio.push import existing_tasks, push_annotations, push_sentences  # noqa: E402
 from annotate.labelstudio.server import LocalServer  # noqa: E402
 from annotate.labelstudio.tasks import task_data  # noqa: E402
-from annotate.schema import Mention, SentenceRecord  # noqa: E402
+from annotate.schema import AnnotationRecord, Mention, SentenceRecord  # noqa: E402
+
+LABELS = load_label_set()
 
 ACTORS = [("pakistan", "Pakistan"), ("afghan_taliban", "the Taliban"), ("ttp", "TTP"), ("united_states", "Washington"),
           ("china", "Beijing"), ("india", "New Delhi")]
@@ -82,8 +84,29 @@ def run(conn, n: int, batch_size: int) -> dict[str, float]:
 
     start = time.perf_counter()
     pulled = pull(conn, project=f"bench-push-{tag}")
-    figures["pull (no annotations)"] = time.perf_counter() - start
+    figures["pull (tasks without annotations)"] = time.perf_counter() - start
     assert pulled.tasks == n
+
+    # Annotated tasks: one annotation per task (benchmark labels, one synthetic annotator),
+    # pushed back as annotation records and pulled again.
+    records = []
+    for i, sentence in enumerate(sentences):
+        for target in [*sentence.actors(), "engagement"]:
+            records.append(AnnotationRecord(
+                task_id=None, sentence_id=sentence.sentence_id, article_id=sentence.article_id, target=target,
+                label=LABELS.stance[(i + len(target)) % len(LABELS.stance)], annotator="bench-annotator@example.test",
+                annotation_id=i + 1, created_at="2026-01-01T00:00:00Z", updated_at="2026-01-01T00:00:00Z",
+                lead_time=5.0, text=sentence.text, source=sentence.source,
+                mentions=[m for m in sentence.mentions if m.actor == target]))
+    start = time.perf_counter()
+    annotated = push_annotations(conn, records, project=f"bench-annotated-{tag}", batch_size=batch_size,
+                                 sentences={s.sentence_id: s for s in sentences})
+    figures["push annotated tasks (1 annotation each)"] = time.perf_counter() - start
+    assert annotated.annotations_added == n, annotated.summary()
+    start = time.perf_counter()
+    pulled = pull(conn, project=f"bench-annotated-{tag}")
+    figures[f"pull ({len(pulled.records)} records)"] = time.perf_counter() - start
+    assert pulled.annotations == n and len(pulled.records) == len(records)
 
     # The floor: one raw SDK import_tasks call with the same task data.
     tasks = [{"data": task_data(s)} for s in sentences]

@@ -92,6 +92,7 @@ class TransformerStanceClassifier(StanceClassifier):
             num_labels=len(self.classes_),
             id2label=dict(enumerate(self.classes_)),
             label2id={c: i for i, c in enumerate(self.classes_)},
+            ignore_mismatched_sizes=True,  # a checkpoint with another head size gets a fresh head
         )
         self._runner = None
         y_idx = self.label_indices(y)

@@ -10,6 +10,7 @@ import pytest
 from annotate.labels import load_label_set
 from annotate.labelstudio.pull import export_project, pull
 from annotate.labelstudio.push import existing_tasks, push_sentences
+from annotate.labelstudio.tasks import default_actor_name
 from labelstudio_data import seed_sentences
 
 pytestmark = [pytest.mark.slow, pytest.mark.labelstudio, pytest.mark.browser]
@@ -54,8 +55,10 @@ def test_annotator_labels_one_stance_per_actor_and_the_annotation_is_exported(la
             choices("Supports engagement").wait_for(timeout=30_000)  # the last control: all rendered
             for value, locator in stance_rows.items():
                 assert locator.count() == len(actors), f"{locator.count()} {value!r} choices for {len(actors)} actors"
-            for name in ("Pakistan", "Afghan Taliban", "Tehreek-e-Taliban Pakistan (TTP)"):
-                assert page.get_by_text(name, exact=True).count() >= 1
+            page.screenshot(path=str(artifacts_dir / "labelstudio-task-opened.png"), full_page=True)
+            for actor in actors:  # each row is headed by the registry's display name
+                name = default_actor_name(actor)
+                page.get_by_text(name, exact=True).first.wait_for(timeout=15_000)  # raises if never shown
             assert choices("This mention is not that actor").count() == len(actors)
 
             # Label: Pakistan critical, Afghan Taliban favorable, TTP "not that actor"; engagement supported.

@@ -38,11 +38,13 @@ def test_a_server_that_dies_at_start_up_reports_its_log_tail_without_secrets(tmp
 
 
 def test_a_server_that_never_answers_health_times_out_and_is_stopped(tmp_path):
-    venv = fake_venv(tmp_path, "exec sleep 60\n")  # alive, never healthy
+    venv = fake_venv(tmp_path, "trap 'exit 0' TERM\nwhile :; do sleep 0.2; done\n")  # alive, never healthy
     server = LocalServer(state_dir=tmp_path / "state", port=free_port(), venv=venv)
     with pytest.raises(ServerError, match=r"did not answer .*/health within 2 s"):
         server.start(timeout=2)
-    assert not server.status().running  # stopped by pid after the timeout
+    pid = server._process.pid
+    assert server._process.poll() is not None, f"pid {pid} still running after the failed start"
+    assert not server.status().running
 
 
 def test_stop_without_a_server_and_an_existing_install(tmp_path):

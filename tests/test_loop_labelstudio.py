@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 
@@ -116,31 +115,20 @@ def _allows_local_backends(lsurl: str, token: str, backend_url: str) -> bool:
 
 @pytest.fixture(scope="module")
 def ml_label_studio(label_studio, tmp_path_factory):
-    """The session's server if it accepts local ML backends, else one started with them allowed."""
+    """The session's server, checked to accept an ML backend on 127.0.0.1 with its webhook.
+
+    Label Studio 1.23.2 blocks both by default; `slant labelstudio start` turns the blocks
+    off (ML_BLOCK_LOCAL_IP, SSRF_PROTECTION_ENABLED) so `slant serve` works beside it.
+    """
     from models.backend import ThreadedBackend
     from models.backend.service import BackendService
 
     probe_model, _ = tiny_model(tmp_path_factory.mktemp("probe"))
     with ThreadedBackend(BackendService(probe_model)) as probe:
-        if _allows_local_backends(label_studio.url, label_studio.token(), probe.url):
-            yield label_studio.url, label_studio.token()
-            return
-    from annotate.labelstudio.server import LocalServer, default_venv
-    from conftest import free_port
-
-    # Label Studio 1.23.2 refuses ML backends and webhooks on loopback unless told otherwise.
-    saved = {k: os.environ.get(k) for k in ("ML_BLOCK_LOCAL_IP", "SSRF_PROTECTION_ENABLED")}
-    os.environ.update(ML_BLOCK_LOCAL_IP="false", SSRF_PROTECTION_ENABLED="false")
-    server = LocalServer(state_dir=tmp_path_factory.mktemp("ls-ml") / "labelstudio", port=free_port(), venv=default_venv())
-    try:
-        server.start(timeout=600)
-    finally:
-        for key, value in saved.items():
-            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
-    try:
-        yield server.url, server.token()
-    finally:
-        assert server.stop()
+        assert _allows_local_backends(label_studio.url, label_studio.token(), probe.url), (
+            "the local Label Studio refuses ML backends or webhooks on 127.0.0.1: "
+            "LocalServer.start must set ML_BLOCK_LOCAL_IP=false and SSRF_PROTECTION_ENABLED=false")
+    return label_studio.url, label_studio.token()
 
 
 def _retrieve_predictions(conn, project_id: int) -> None:
@@ -218,3 +206,32 @@ def test_backend_connected_to_label_studio_predicts_and_retrains(ml_label_studio
                     for r, want in zip(p["result"], given[t["id"]])]
             share = float(np.mean(hits))
             assert share == expected if expected is not None else share > 0.5, (version, share)
+
+
+def test_cli_preannotate_then_next_dry_run(label_studio, project_title, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from annotate.labelstudio.push import existing_tasks, find_project
+    from models.cli import app
+
+    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token())
+    _, model_dir = tiny_model(tmp_path)
+    sentences = seed_sentences()
+    first = write_jsonl(tmp_path / "first.jsonl", sentences[:3])
+    pool = write_jsonl(tmp_path / "pool.jsonl", sentences)
+    runner = CliRunner()
+
+    result = runner.invoke(app, ["preannotate", str(first), "--project", project_title, "--model", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    assert "3 task(s) created" in result.output and "3 prediction(s) added" in result.output
+    assert label_studio.token() not in result.output
+
+    result = runner.invoke(app, ["next", "--model", str(model_dir), "--pool", str(pool), "--project", project_title,
+                                 "--k", "5", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "2 of 5 pool sentences (3 already in" in result.output
+    listed = [line.split()[1] for line in result.output.splitlines() if line.startswith("  ")]
+    assert sorted(listed) == sorted(s.sentence_id for s in sentences[3:])
+    # A dry run pushes nothing.
+    assert len(existing_tasks(label_studio.connection(), find_project(label_studio.connection(), project_title))) == 3

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from annotate.labels import ENGAGEMENT_TARGET
-from annotate.report import ReportOptions, build_report
-from annotate.report.aggregate import aggregate_source, cluster_bootstrap_mean_ci
-from annotate.report.scoring import STATUS_INSUFFICIENT, Observation, bootstrap_mean_ci
 from test_report_fixtures import (
     ARTICLES,
     DEFAULT_PROBABILITIES,
@@ -19,6 +14,17 @@ from test_report_fixtures import (
     make_sentences,
     sentence_id,
 )
+
+from annotate.labels import ENGAGEMENT_TARGET
+from annotate.report import ReportOptions, build_report
+from annotate.report.aggregate import (
+    aggregate_source,
+    aligned_values,
+    cluster_bootstrap_mean_ci,
+    paired_difference_ci,
+)
+from annotate.report.scoring import STATUS_INSUFFICIENT, Observation, bootstrap_mean_ci
+
 
 def approx(expected, abs=1e-6):
     """report.json rounds to 6 decimals."""
@@ -52,6 +58,26 @@ def test_disagreeing_articles_widen_the_source_interval():
     low_m, high_m = cluster_bootstrap_mean_ci(mixed, rng=np.random.default_rng(0))
     assert (high_s - low_s) > 1.5 * (high_m - low_m)
     assert low_s < 0 < high_s
+
+
+def test_paired_difference_interval_measures_disagreement_on_the_same_sentences():
+    rng = np.random.default_rng(0)
+    human = list(rng.choice([-1.0, 0.0, 1.0], size=30))
+    # a model that agrees exactly: zero difference in every resample, however spread the labels
+    assert paired_difference_ci([(human, human)], rng=np.random.default_rng(1)) == (0.0, 0.0)
+    # a model shifted by +0.4 on every sentence: the interval is about +0.4 and excludes 0
+    shifted = [min(h + 0.4, 1.0) for h in human]
+    low, high = paired_difference_ci([(human, shifted)], rng=np.random.default_rng(1))
+    true = np.mean(shifted) - np.mean(human)
+    assert 0 < low <= true <= high
+    # unpaired scores of the same spread would give a much wider interval than the paired one
+    lo_u, hi_u = bootstrap_mean_ci(human, rng=np.random.default_rng(2))
+    assert (high - low) < (hi_u - lo_u) / 2
+    # sentences scored by one basis only still count for that basis; no overlap -> None
+    h, m = aligned_values(obs("a", [1.0, 1.0]), obs("a", [0.0, 0.0, 0.0]))
+    assert h == [1.0, 1.0, None] and m == [0.0, 0.0, 0.0]
+    assert paired_difference_ci([([1.0, None], [None, 0.5])], n_resamples=50) is not None  # overlap by chance
+    assert paired_difference_ci([([None], [0.5])], n_resamples=50) is None
 
 
 def test_source_score_pools_sentences_and_counts_articles():
@@ -95,6 +121,7 @@ def test_human_and_model_side_by_side_with_their_difference(report):
     assert entry["human"]["score"] == approx(human)
     assert entry["model"]["score"] == approx(model)
     assert entry["difference"] == approx(model - human)
+    assert entry["difference_ci_low"] <= entry["difference"] <= entry["difference_ci_high"]
     # no human labels for article 003: the human side is insufficient and there is no difference
     other = report["articles"][A003]["dimensions"]["pro_engagement"]
     assert other["human"]["status"] == STATUS_INSUFFICIENT and other["human"]["n_sentences"] == 0
@@ -150,7 +177,8 @@ def test_evidence_links_to_label_studio_tasks(report):
     assert first["labelstudio_url"] == f"http://127.0.0.1:8080/projects/4/data?task={first['task_id']}"
     assert first["sentence_id"] == sentence_id(A000, first["index"])
     # without a URL there is no link, but the task id is still given
-    assert report["articles"][A000]["dimensions"]["critical_of_taliban"]["human"]["evidence"][0]["labelstudio_url"] is None
+    unlinked = report["articles"][A000]["dimensions"]["critical_of_taliban"]["human"]["evidence"][0]
+    assert unlinked["labelstudio_url"] is None and unlinked["task_id"] is not None
 
 
 def test_real_adjudication_of_two_annotators():

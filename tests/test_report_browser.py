@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_report_fixtures import ARTICLES, PROBABILITIES, make_adjudicated, make_predictions, make_sentences
 
 from annotate.report import ReportOptions, build_report, write_report
-from test_report_fixtures import ARTICLES, PROBABILITIES, make_adjudicated, make_predictions, make_sentences
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -25,7 +25,8 @@ def report_html(tmp_path):
                                                              [("afghan_taliban", "Taliban")])])
     records = make_sentences(articles)
     probabilities = {**PROBABILITIES, ("004_a8dd27559ae93e0a", 2, "afghan_taliban"): (0.6, 0.3, 0.1)}
-    report = build_report(sentences=records, predictions=make_predictions(records, probabilities), adjudicated=make_adjudicated(),
+    report = build_report(sentences=records, predictions=make_predictions(records, probabilities),
+                          adjudicated=make_adjudicated(),
                           options=ReportOptions(n_resamples=300, labelstudio_url="http://127.0.0.1:8080",
                                                 project_id=1))
     return write_report(report, tmp_path / "report", sentences=records).html

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from test_report_fixtures import ARTICLES, make_adjudicated, make_predictions, make_sentences
 from typer.testing import CliRunner
 
 from annotate.report import DimensionError, ReportInputError, ReportOptions, build_report, load_dimensions, write_report
@@ -15,7 +16,6 @@ from annotate.report import writer as writer_module
 from annotate.report.inputs import load_predictions
 from annotate.report.render_html import highlight_segments
 from annotate.schema import Mention
-from test_report_fixtures import ARTICLES, make_adjudicated, make_predictions, make_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 PAYLOAD = "<script>window.__slant_pwned = 1</script>"
@@ -53,7 +53,8 @@ def test_report_json_has_the_documented_keys(written):
     assert set(article) == {"title", "source", "author", "date", "url", "n_sentences", "actors", "dimensions"}
     documented(article)
     entry = article["dimensions"]["critical_of_taliban"]
-    assert set(entry) == {"human", "model", "difference"}
+    assert set(entry) == {"human", "model", "difference", "difference_ci_low", "difference_ci_high"}
+    documented(entry)
     score = entry["model"]
     assert set(score) == {"score", "ci_low", "ci_high", "n_sentences", "n_excluded", "status", "evidence"}
     documented(score)
@@ -65,7 +66,8 @@ def test_report_json_has_the_documented_keys(written):
     # ids as keys
     assert set(data["articles"]) == set(ARTICLES)
     assert set(data["sources"]) == {source for source, _ in ARTICLES.values()}
-    assert {"pro_engagement", "pro_pakistan", "critical_of_taliban", "net_pakistan", "net_ttp"} <= set(data["dimensions"])
+    expected = {"pro_engagement", "pro_pakistan", "critical_of_taliban", "net_pakistan", "net_ttp"}
+    assert expected <= set(data["dimensions"])
 
 
 def test_csv_tables_hold_the_same_numbers(written):
@@ -100,7 +102,8 @@ def test_csv_tables_hold_the_same_numbers(written):
 
 def test_untrusted_text_is_escaped_in_the_html(tmp_path):
     hostile = {"000_594f207f9f4d21fb": (f"evil {PAYLOAD} outlet", [
-        (f"Pakistan said {PAYLOAD} and {IMG_PAYLOAD} to Kabul.", [("pakistan", "Pakistan"), ("afghan_taliban", "Kabul")]),
+        (f"Pakistan said {PAYLOAD} and {IMG_PAYLOAD} to Kabul.",
+         [("pakistan", "Pakistan"), ("afghan_taliban", "Kabul")]),
         ("Pakistan again.", [("pakistan", "Pakistan")]), ("Pakistan thrice.", [("pakistan", "Pakistan")])])}
     sentences = make_sentences(hostile)
     for s in sentences:
@@ -119,8 +122,9 @@ def test_untrusted_text_is_escaped_in_the_html(tmp_path):
 
 def test_mentions_are_highlighted_by_offsets():
     text = "Islamabad warned Kabul."
-    segments = highlight_segments(text, [Mention("pakistan", "Islamabad", 0, 9), Mention("afghan_taliban", "Kabul", 17, 22),
-                                         Mention("bogus", "x", 40, 45)], target="afghan_taliban")
+    mentions = [Mention("pakistan", "Islamabad", 0, 9), Mention("afghan_taliban", "Kabul", 17, 22),
+                Mention("bogus", "x", 40, 45)]
+    segments = highlight_segments(text, mentions, target="afghan_taliban")
     assert "".join(s["text"] for s in segments) == text
     assert [(s["text"], s["actor"], s["target"]) for s in segments if s["actor"]] == [
         ("Islamabad", "pakistan", False), ("Kabul", "afghan_taliban", True)]
@@ -185,6 +189,14 @@ def test_bad_prediction_lines_are_named_and_skipped(tmp_path):
     assert len(records) == 3
     assert problems[0].startswith(f"{path}:2: not valid JSON")
     assert problems[1].startswith(f"{path}:3: not a valid prediction record") and "stance labels" in problems[1]
+    newer = tmp_path / "newer.jsonl"
+    newer.write_text(json.dumps(dict(json.loads(good[0]), calibrated=True)) + "\n")
+    records, problems = load_predictions(newer, labels=load_label_set().stance)
+    assert len(records) == 1 and problems == [f"{newer}: ignored unknown prediction field(s): calibrated"]
+    missing = tmp_path / "missing_field.jsonl"
+    missing.write_text(json.dumps({k: v for k, v in json.loads(good[0]).items() if k != "target"}) + "\n")
+    with pytest.raises(ReportInputError, match=r"missing_field.jsonl.*:1: .*target"):
+        load_predictions(missing, labels=load_label_set().stance)
     only_bad = tmp_path / "only_bad.jsonl"
     only_bad.write_text("{not json\n")
     with pytest.raises(ReportInputError, match="only_bad.jsonl: no valid prediction record"):

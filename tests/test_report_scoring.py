@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
+from test_report_fixtures import FixtureAdjudicated
 
 from annotate.labels import load_label_set
 from annotate.report.dimensions import Dimension
@@ -22,7 +23,6 @@ from annotate.report.scoring import (
     stance_values,
 )
 from annotate.schema import PredictionRecord
-from test_report_fixtures import FixtureAdjudicated
 
 LABELS = load_label_set().stance
 CRITICAL, NEUTRAL, FAVORABLE = LABELS

@@ -69,3 +69,24 @@ def test_seed_evidence_quotes_the_article_and_highlights_its_mentions(seeds_repo
     html = paths.html.read_text(encoding="utf-8")
     assert html.count('<mark class="actor') >= sum(len(s.mentions) for s in sentences)
     assert json.loads(paths.json.read_text(encoding="utf-8"))["articles"].keys() == report["articles"].keys()
+
+
+def test_cli_reads_the_label_studio_export_directly(tmp_path):
+    from typer.testing import CliRunner
+
+    from models.cli import app
+
+    sentences = ingest_paths([ROOT / "seeds"], manifest=load_manifest(ROOT / "seeds" / "manifest.toml")).records
+    (tmp_path / "sentences.jsonl").write_text("".join(json.dumps(s.to_dict()) + "\n" for s in sentences))
+    sentences_file = str(tmp_path / "sentences.jsonl")
+    result = CliRunner().invoke(app, ["report", "--annotations", str(GOLD), "--sentences", sentences_file,
+                                      "--manifest", str(ROOT / "seeds" / "manifest.toml"),
+                                      "--out", str(tmp_path / "r"), "--bootstrap", "200"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert data["bases"] == ["human"] and data["inputs"]["n_annotations"] > 0
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"not": "a list"}')
+    result = CliRunner().invoke(app, ["report", "--annotations", str(bad), "--sentences", sentences_file,
+                                      "--out", str(tmp_path / "r2")])
+    assert result.exit_code == 1 and "bad.json" in result.output and "Traceback" not in result.output

@@ -284,20 +284,20 @@ def push_annotations(
         grouped[record.sentence_id][(record.annotation_id, record.annotator, record.created_at)].append(record)
 
     members = _members(conn)
-    for annotator in sorted({key[1] for annotations in grouped.values() for key in annotations}):
+    for annotator in sorted({key[1] for groups in grouped.values() for key in groups}):
         if annotator not in members and create_users and _is_email(annotator):
             members[annotator] = _create_user(conn, annotator)
             result.users_created.append(annotator)
 
     new_tasks: list[dict[str, Any]] = []
-    for sentence_id, annotations in grouped.items():
+    for sentence_id, groups in grouped.items():
         task = existing.get(sentence_id)
         if task is None:
-            first = next(iter(annotations.values()))[0]
+            first = next(iter(groups.values()))[0]
             data = (task_data(sentences[sentence_id]) if sentences and sentence_id in sentences
-                    else _data_from_records([r for rs in annotations.values() for r in rs], first))
+                    else _data_from_records([r for rs in groups.values() for r in rs], first))
             imported, provenance = [], {}
-            for position, (key, group) in enumerate(annotations.items(), start=1):
+            for position, (key, group) in enumerate(groups.items(), start=1):
                 try:
                     payload, entry = _annotation_payload(group, data, members, labels)
                 except TaskFormatError as exc:
@@ -311,7 +311,7 @@ def push_annotations(
         # Task already there: add the annotations it does not have, through the API.
         known = task.meta.get(META_KEY, {}).get("annotations", {})
         meta_changed = False
-        for key, group in annotations.items():
+        for key, group in groups.items():
             source_id, annotator, created_at = key
             if source_id in task.annotation_ids or any(
                     e.get("source_annotation_id") == source_id and e.get("annotator") == annotator

@@ -24,6 +24,60 @@ from annotate.report.scoring import (
 )
 
 
+def _cluster_resample_sums(
+    groups: Sequence[np.ndarray], *, n_resamples: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two-stage resampling of ``groups`` (G arrays of shape ``(n_g, k)``, NaN = missing).
+
+    Returns ``(sums, counts)``, each ``(n_resamples, k)``: per resample and column, the sum and
+    the number of non-missing values drawn. Each resample draws G groups with replacement
+    and, for every drawn copy, the group's rows with replacement.
+    """
+    n_groups = len(groups)
+    n_cols = groups[0].shape[1]
+    # copies[r, g]: how often group g is drawn in resample r
+    copies = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n_resamples)
+    sums = np.zeros((n_resamples, n_cols))
+    counts = np.zeros((n_resamples, n_cols))
+    rows = np.arange(n_resamples)
+    for g, values in enumerate(groups):
+        c = copies[:, g]
+        max_copies = int(c.max())
+        if max_copies == 0:
+            continue
+        # One pool of n_resamples independent inner resamples per group; the k-th copy of the
+        # group in resample r takes pool entry (r + offset_k) mod n_resamples. Distinct offsets
+        # give every copy its own inner resample at the cost of one pool per group instead of
+        # one per copy (what keeps large sources fast).
+        drawn = values[rng.integers(0, len(values), size=(n_resamples, len(values)))]  # (R, n_g, k)
+        present = ~np.isnan(drawn)
+        pool_sums = np.where(present, drawn, 0.0).sum(axis=1)
+        pool_counts = present.sum(axis=1)
+        n_copies = min(max_copies, n_resamples)
+        offsets = np.zeros(1, dtype=int) if n_copies == 1 else np.concatenate(
+            [[0], rng.choice(np.arange(1, n_resamples), size=n_copies - 1, replace=False)])
+        for k in range(n_copies):
+            active = (c > k)[:, None]
+            picked = (rows + offsets[k]) % n_resamples
+            sums += np.where(active, pool_sums[picked], 0.0)
+            counts += np.where(active, pool_counts[picked], 0)
+    return sums, counts
+
+
+def _percentile_interval(stat: np.ndarray, confidence: float) -> tuple[float, float] | None:
+    stat = stat[np.isfinite(stat)]
+    if stat.size == 0:
+        return None
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(stat, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+def _check(confidence: float) -> None:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+
+
 def cluster_bootstrap_mean_ci(
     groups: Sequence[Sequence[float] | np.ndarray],
     *,
@@ -38,41 +92,63 @@ def cluster_bootstrap_mean_ci(
 
     Each resample draws G groups with replacement and, for every drawn copy, its values with
     replacement; the statistic is the pooled mean of everything drawn. Cost: O(n_resamples x
-    total values), independent of how often a group is drawn. Edge cases: one
-    group is the ordinary bootstrap of its values; all values equal give a zero-width
-    interval; no groups or an empty group raise ValueError.
+    total values), independent of how often a group is drawn. Edge cases: one group is the
+    ordinary bootstrap of its values; all values equal give a zero-width interval; no groups
+    or an empty group raise ValueError.
     """
     arrays = [np.asarray(g, dtype=float) for g in groups]
     if not arrays or any(a.ndim != 1 or a.size == 0 for a in arrays):
         raise ValueError("need at least one group, each a non-empty 1-d array")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    _check(confidence)
     rng = rng if rng is not None else np.random.default_rng(0)
-    n_groups = len(arrays)
-    # copies[r, g]: how often group g is drawn in resample r
-    copies = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n_resamples)
-    sums = np.zeros(n_resamples)
-    counts = np.zeros(n_resamples)
-    rows = np.arange(n_resamples)
-    for g, values in enumerate(arrays):
-        c = copies[:, g]
-        max_copies = int(c.max())
-        if max_copies == 0:
-            continue
-        # One pool of n_resamples independent inner resample sums per group; the k-th copy of
-        # the group in resample r takes pool entry (r + offset_k) mod n_resamples. Distinct
-        # offsets give every copy its own inner resample, at the cost of one pool per group
-        # instead of one per copy (this is what keeps large sources fast).
-        pool = values[rng.integers(0, values.size, size=(n_resamples, values.size))].sum(axis=1)
-        offsets = np.concatenate([[0], rng.choice(np.arange(1, n_resamples), size=min(max_copies, n_resamples) - 1,
-                                                  replace=False)]) if n_resamples > 1 else np.zeros(1, dtype=int)
-        for k in range(min(max_copies, offsets.size)):
-            sums += np.where(c > k, pool[(rows + offsets[k]) % n_resamples], 0.0)
-        counts += c * values.size
-    means = sums / counts
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(means, [alpha, 1 - alpha])
-    return float(low), float(high)
+    sums, counts = _cluster_resample_sums([a[:, None] for a in arrays], n_resamples=n_resamples, rng=rng)
+    interval = _percentile_interval(sums[:, 0] / counts[:, 0], confidence)
+    assert interval is not None  # every resample draws at least one value
+    return interval
+
+
+def paired_difference_ci(
+    groups: Sequence[tuple[Sequence[float | None], Sequence[float | None]]],
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    rng: np.random.Generator | None = None,
+) -> tuple[float, float] | None:
+    """Interval of ``mean(model) - mean(human)``, resampling sentences jointly (paired).
+
+    Args:
+        groups: one ``(human, model)`` pair per article; both sequences are aligned by
+            sentence (the union of the sentences either basis scored), None where a basis
+            has no value for that sentence.
+
+    A sentence drawn into a resample brings both its human and its model value, so the
+    interval reflects how far the two disagree on the same sentences rather than the two
+    scores' own spreads. Articles are resampled first (two-stage), as for sources.
+    Returns None when no resample has values from both bases (e.g. no overlap at all).
+    """
+    _check(confidence)
+    arrays = []
+    for human, model in groups:
+        if len(human) != len(model):
+            raise ValueError("human and model values must be aligned by sentence (same length)")
+        if len(human):
+            arrays.append(np.array([[np.nan if h is None else h, np.nan if m is None else m]
+                                    for h, m in zip(human, model)], dtype=float))
+    if not arrays:
+        return None
+    rng = rng if rng is not None else np.random.default_rng(0)
+    sums, counts = _cluster_resample_sums(arrays, n_resamples=n_resamples, rng=rng)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / counts
+    return _percentile_interval(means[:, 1] - means[:, 0], confidence)
+
+
+def aligned_values(human: Sequence[Observation], model: Sequence[Observation]) -> tuple[list, list]:
+    """Human and model values aligned on the union of their sentences (None where missing)."""
+    h = {o.sentence_id: o.value for o in human}
+    m = {o.sentence_id: o.value for o in model}
+    ids = list(dict.fromkeys([*h, *m]))
+    return [h.get(i) for i in ids], [m.get(i) for i in ids]
 
 
 def aggregate_source(
@@ -105,4 +181,4 @@ def aggregate_source(
                           evidence=evidence, n_excluded=n_excluded, n_articles=len(groups))
 
 
-__all__ = ["cluster_bootstrap_mean_ci", "aggregate_source"]
+__all__ = ["cluster_bootstrap_mean_ci", "paired_difference_ci", "aligned_values", "aggregate_source"]

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from annotate.labels import ENGAGEMENT_TARGET, load_label_set
-from annotate.report.aggregate import aggregate_source
+from annotate.report.aggregate import aggregate_source, aligned_values, paired_difference_ci
 from annotate.report.dimensions import Dimension, load_dimensions
 from annotate.report.scoring import (
     DimensionScore,
@@ -135,7 +135,8 @@ class _Context:
         return {
             "rank": ev.rank, "sentence_id": o.sentence_id, "article_id": o.article_id,
             "index": sentence.index if sentence else None, "text": sentence.text if sentence else "",
-            "target": target, "label": o.label, "probability": rounded(o.probability), "agreement": rounded(o.agreement),
+            "target": target, "label": o.label, "probability": rounded(o.probability),
+            "agreement": rounded(o.agreement),
             "n_annotators": o.n_annotators, "value": rounded(o.value), "contribution": rounded(ev.contribution),
             "task_id": task_id,
             "labelstudio_url": labelstudio_task_url(self.options.labelstudio_url, self.options.project_id,
@@ -291,9 +292,18 @@ def build_report(
     score_options = {"min_sentences": options.min_sentences, "n_resamples": options.n_resamples,
                      "confidence": options.confidence, "n_evidence": options.n_evidence}
 
-    def entry(scores: dict[str, DimensionScore | None], dim: Dimension) -> dict[str, Any]:
+    def entry(scores: dict[str, DimensionScore | None], dim: Dimension, scope: str, scope_id: str,
+              members: Sequence[str]) -> dict[str, Any]:
         out: dict[str, Any] = {basis: ctx.score_dict(scores[basis], dim.target) for basis in BASES}
         out["difference"] = rounded(difference(scores[MODEL], scores[HUMAN]))
+        interval = None
+        if out["difference"] is not None:  # both bases scored: paired interval over their sentences
+            interval = paired_difference_ci(
+                [aligned_values(observations[HUMAN][dim.key][a], observations[MODEL][dim.key][a]) for a in members],
+                n_resamples=options.n_resamples, confidence=options.confidence,
+                rng=rng_for(options.seed, scope, scope_id, dim.key, "difference"))
+        out["difference_ci_low"], out["difference_ci_high"] = (rounded(interval[0]), rounded(interval[1])) \
+            if interval else (None, None)
         return out
 
     articles: dict[str, Any] = {}
@@ -306,7 +316,7 @@ def build_report(
                     observations[basis][dim.key][article_id], n_excluded=excluded[basis][dim.key][article_id],
                     rng=rng_for(options.seed, "article", article_id, dim.key, basis), **score_options,
                 ) if has_basis[basis] else None
-            dims_out[dim.key] = entry(scores, dim)
+            dims_out[dim.key] = entry(scores, dim, "article", article_id, [article_id])
         articles[article_id] = {
             **meta(article_id),
             "n_sentences": n_sentences.get(article_id, 0),
@@ -333,7 +343,7 @@ def build_report(
                     n_excluded=sum(excluded[basis][dim.key][a] for a in members),
                     rng=rng_for(options.seed, "source", source, dim.key, basis), **score_options,
                 ) if has_basis[basis] else None
-            dims_out[dim.key] = entry(scores, dim)
+            dims_out[dim.key] = entry(scores, dim, "source", source, members)
         sources[source] = {"n_articles": len(members), "articles": members, "dimensions": dims_out}
 
     return {

@@ -86,7 +86,8 @@ def interval_chart(rows: Sequence[Row], *, title: str, label_width: int = 300, p
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart interval-chart" role="img" '
              f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" {_FONT} font-size="12">',
              f"<title>{escape(title)}</title>",
-             f'<text x="{x0 + plot_width / 2:.1f}" y="14" text-anchor="middle" font-weight="600">{escape(title)}</text>']
+             f'<text x="{x0 + plot_width / 2:.1f}" y="14" text-anchor="middle" font-weight="600">'
+             f"{escape(title)}</text>"]
     # grid and axis labels
     for tick in (-1, -0.5, 0, 0.5, 1):
         stroke = "#868e96" if tick == 0 else "#dee2e6"

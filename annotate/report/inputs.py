@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import TypeVar
 
@@ -61,9 +62,30 @@ def read_jsonl(path: str | Path, parse: Callable[[dict], T], *, what: str) -> tu
     return records, problems
 
 
-def _parse_prediction(labels: Sequence[str]) -> Callable[[dict], PredictionRecord]:
+def _known_fields(cls: type, extra: set[str]) -> Callable[[dict], dict]:
+    """Drop keys the record type does not have (newer writers may add fields), noting them."""
+    names = {f.name for f in fields(cls)}
+
+    def keep(data: dict) -> dict:
+        unknown = set(data) - names
+        if unknown:
+            extra.update(unknown)
+            data = {k: v for k, v in data.items() if k in names}
+        return data
+    return keep
+
+
+def _with_extra_note(path: str | Path, what: str, loaded: tuple[list[T], list[str]],
+                     extra: set[str]) -> tuple[list[T], list[str]]:
+    records, problems = loaded
+    if extra:
+        problems.append(f"{path}: ignored unknown {what} field(s): {', '.join(sorted(extra))}")
+    return records, problems
+
+
+def _parse_prediction(labels: Sequence[str], keep: Callable[[dict], dict]) -> Callable[[dict], PredictionRecord]:
     def parse(data: dict) -> PredictionRecord:
-        record = PredictionRecord.from_dict(data)
+        record = PredictionRecord.from_dict(keep(data))
         if not isinstance(record.probabilities, dict):
             raise ValueError("probabilities must be an object of label -> probability")
         expected_stance(record.probabilities, labels=labels)  # validates keys and sum
@@ -74,18 +96,44 @@ def _parse_prediction(labels: Sequence[str]) -> Callable[[dict], PredictionRecor
 
 
 def load_predictions(path: str | Path, *, labels: Sequence[str]) -> tuple[list[PredictionRecord], list[str]]:
-    """PredictionRecords of ``path`` whose probabilities cover exactly ``labels`` and sum to 1."""
-    return read_jsonl(path, _parse_prediction(labels), what="prediction")
+    """PredictionRecords of ``path`` whose probabilities cover exactly ``labels`` and sum to 1.
+
+    Unknown fields are ignored (one problem notes them); missing required fields are errors.
+    """
+    extra: set[str] = set()
+    loaded = read_jsonl(path, _parse_prediction(labels, _known_fields(PredictionRecord, extra)), what="prediction")
+    return _with_extra_note(path, "prediction", loaded, extra)
 
 
 def load_annotations(path: str | Path) -> tuple[list[AnnotationRecord], list[str]]:
-    """AnnotationRecords of ``path`` (as written by ``slant pull``)."""
-    return read_jsonl(path, AnnotationRecord.from_dict, what="annotation")
+    """AnnotationRecords of ``path``: a ``.jsonl`` written by ``slant pull``, or a Label Studio
+    JSON export (``.json``, e.g. ``seeds/gold/export.json``), flattened the way ``slant pull
+    --from-file`` does."""
+    path = Path(path)
+    if path.suffix.lower() != ".json":
+        extra: set[str] = set()
+        keep = _known_fields(AnnotationRecord, extra)
+        loaded = read_jsonl(path, lambda d: AnnotationRecord.from_dict(keep(d)), what="annotation")
+        return _with_extra_note(path, "annotation", loaded, extra)
+    if not path.is_file():
+        raise ReportInputError(f"{path}: annotation export file not found")
+    from annotate.labelstudio.pull import pull_from_file  # the Label Studio side, only when needed
+
+    try:
+        result = pull_from_file(path)
+    except (ValueError, OSError) as exc:  # ExportFormatError is a ValueError naming file and task
+        raise ReportInputError(str(exc)) from None
+    if not result.records and result.errors:
+        raise ReportInputError(f"{path}: no usable annotation: {'; '.join(result.errors[:5])}")
+    return result.records, list(result.errors)
 
 
 def load_sentences(path: str | Path) -> tuple[list[SentenceRecord], list[str]]:
     """SentenceRecords of ``path`` (as written by ``slant ingest``)."""
-    return read_jsonl(path, SentenceRecord.from_dict, what="sentence")
+    extra: set[str] = set()
+    keep = _known_fields(SentenceRecord, extra)
+    return _with_extra_note(path, "sentence", read_jsonl(path, lambda d: SentenceRecord.from_dict(keep(d)),
+                                                         what="sentence"), extra)
 
 
 __all__ = ["ReportInputError", "read_jsonl", "load_predictions", "load_annotations", "load_sentences"]

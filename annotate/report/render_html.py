@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from annotate.report.build import actor_display_name
 from annotate.report.charts import (
     BASIS_COLORS,
     Interval,
@@ -25,7 +26,6 @@ from annotate.report.charts import (
     interval_chart,
     text_color_on,
 )
-from annotate.report.build import actor_display_name
 from annotate.schema import Mention, SentenceRecord
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -85,7 +85,8 @@ def _evidence_groups(article: Mapping[str, Any], dims: Mapping[str, Any], shown:
     groups: dict[str, dict[str, Any]] = {}
     for key in shown:
         target = dims[key]["target"]
-        group = groups.setdefault(target, {"target": target, "name": actor_names.get(target) or actor_display_name(target),
+        name = actor_names.get(target) or actor_display_name(target)
+        group = groups.setdefault(target, {"target": target, "name": name,
                                            "dimensions": [], "items": [], "seen": set()})
         group["dimensions"].append(dims[key]["title"])
         for basis in bases:
@@ -104,7 +105,8 @@ def _evidence_groups(article: Mapping[str, Any], dims: Mapping[str, Any], shown:
 def _label_colors(labels: Sequence[str]) -> dict[str, str]:
     """Badge color per stance label: the critical end red, the favorable end blue, the middle grey."""
     last = max(len(labels) - 1, 1)
-    return {label: ("#868e96" if 2 * i == last else diverging_color(2 * i / last - 1)) for i, label in enumerate(labels)}
+    return {label: ("#868e96" if 2 * i == last else diverging_color(2 * i / last - 1))
+            for i, label in enumerate(labels)}
 
 
 def _environment() -> Environment:
@@ -140,7 +142,8 @@ def render_html(report: Mapping[str, Any], *, sentences: Iterable[SentenceRecord
                        title=f"{dims[k]['title']}: per article")
         for k in headline]
     source_charts = [
-        interval_chart([Row(label=s or UNKNOWN_SOURCE, intervals=_intervals(report["sources"][s]["dimensions"][k], bases))
+        interval_chart([Row(label=s or UNKNOWN_SOURCE,
+                            intervals=_intervals(report["sources"][s]["dimensions"][k], bases))
                         for s in report["sources"]], title=f"{dims[k]['title']}: per source")
         for k in headline]
 
@@ -190,7 +193,8 @@ def render_html(report: Mapping[str, Any], *, sentences: Iterable[SentenceRecord
     return _environment().get_template("report.html.j2").render(
         report=report, bases=bases, dims=dims, headline=headline, actor_names=actor_names, anchors=anchors,
         overview_charts=overview_charts, source_charts=source_charts, heatmaps=heatmaps, legend=color_legend(),
-        articles=article_views, basis_colors=BASIS_COLORS, label_colors=_label_colors(report["labels"]), unknown_source=UNKNOWN_SOURCE)
+        articles=article_views, basis_colors=BASIS_COLORS, label_colors=_label_colors(report["labels"]),
+        unknown_source=UNKNOWN_SOURCE)
 
 
 __all__ = ["render_html", "highlight_segments", "safe_url", "UNKNOWN_SOURCE"]

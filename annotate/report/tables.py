@@ -8,11 +8,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 _SCORE_FIELDS = ("score", "ci_low", "ci_high", "n_sentences", "n_excluded", "status")
+_DIFFERENCE = ("difference", "difference_ci_low", "difference_ci_high")
 
 ARTICLE_COLUMNS = ["article_id", "title", "source", "author", "date", "url", "dimension", "target",
-                   *(f"{b}_{f}" for b in ("human", "model") for f in _SCORE_FIELDS), "difference"]
+                   *(f"{b}_{f}" for b in ("human", "model") for f in _SCORE_FIELDS), *_DIFFERENCE]
 SOURCE_COLUMNS = ["source", "n_articles", "dimension", "target",
-                  *(f"{b}_{f}" for b in ("human", "model") for f in (*_SCORE_FIELDS, "n_articles")), "difference"]
+                  *(f"{b}_{f}" for b in ("human", "model") for f in (*_SCORE_FIELDS, "n_articles")), *_DIFFERENCE]
 EVIDENCE_COLUMNS = ["scope", "scope_id", "dimension", "basis", "rank", "article_id", "sentence_id", "index",
                     "target", "label", "probability", "agreement", "n_annotators", "value", "contribution",
                     "task_id", "labelstudio_url", "text"]
@@ -24,7 +25,8 @@ def _score_columns(entry: Mapping[str, Any], fields: tuple[str, ...]) -> dict[st
         score = entry.get(basis) or {}
         for f in fields:
             row[f"{basis}_{f}"] = score.get(f)
-    row["difference"] = entry.get("difference")
+    for key in ("difference", "difference_ci_low", "difference_ci_high"):
+        row[key] = entry.get(key)
     return row
 
 

@@ -87,7 +87,8 @@ def fresh_estimator(model: Any, model_dir: str | Path | None) -> Any:
 
     The transformer continues from the checkpoint in use (its saved directory), so a few
     hundred project labels adapt it instead of starting from the base model; sklearn-like
-    models are rebuilt from ``get_params()``.
+    models are rebuilt with the constructor arguments they store (``get_params()`` if they
+    have it).
     """
     kind = getattr(model, "kind", "")
     if kind == "transformer":
@@ -100,7 +101,13 @@ def fresh_estimator(model: Any, model_dir: str | Path | None) -> Any:
                                            runtime=getattr(model, "runtime", "int8"))
     if hasattr(model, "get_params"):
         return type(model)(**model.get_params())
-    return type(model)()
+    # sklearn's convention without sklearn's base class: constructor arguments are stored
+    # under their own names, so read them back from the fitted model.
+    import inspect
+
+    params = {name: getattr(model, name) for name, p in inspect.signature(type(model)).parameters.items()
+              if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and hasattr(model, name)}
+    return type(model)(**params)
 
 
 def fetch_project_tasks(connection: Connection, project_id: int) -> list[dict[str, Any]]:

@@ -1,3 +1,188 @@
-"""Model commands: ``slant train``, ``slant evaluate``, ``slant predict``, ``slant crossval``."""
+"""Model commands: ``slant train``, ``slant evaluate``, ``slant predict``, ``slant crossval``.
 
-from models.cli.app import app  # noqa: F401
+Thin wrappers over :mod:`models.train`, :mod:`models.evaluate`, :mod:`models.predict` and
+:mod:`models.crossval`; torch and transformers are imported inside the command bodies.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from models.cli.app import app
+
+
+def _fail(message: str, code: int = 2) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]error:[/red] {escape(message)}", markup=True)
+    raise typer.Exit(code)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from annotate.labels import LabelConfigError
+    from models.base import ModelLoadError
+    from models.data import DatasetLoadError
+    from models.registry import UnknownModelError
+
+    errors: list[type[BaseException]] = [ModelLoadError, DatasetLoadError, UnknownModelError, LabelConfigError,
+                                         FileNotFoundError]
+    try:
+        from annotate.newsmtsc import NewsMTSCError
+
+        errors.append(NewsMTSCError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def _training_args(**overrides):
+    from models.training_args import TrainingArguments
+
+    args = TrainingArguments()
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(args, key, value)
+    return args
+
+
+def _write_json(path: Path, data: dict) -> None:
+    from models.base import write_json_atomic
+
+    write_json_atomic(path, data)
+
+
+@app.command("train")
+def train_command(
+    dataset: Path = typer.Argument(..., help="A `slant dataset` folder (or NewsMTSC data) with train/validation/test."),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory to save the trained model in."),
+    model: str = typer.Option("transformer", "--model", "-m", help="transformer | baseline"),
+    pretrain: Optional[Path] = typer.Option(None, "--pretrain", help="Train on this dataset first (e.g. NewsMTSC)."),
+    base_model: Optional[Path] = typer.Option(None, "--base-model", help="Local HF checkpoint (default: packaged MiniLM)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs"),
+    learning_rate: Optional[float] = typer.Option(None, "--lr"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size"),
+    max_length: Optional[int] = typer.Option(None, "--max-length"),
+    patience: Optional[int] = typer.Option(None, "--patience"),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    threads: Optional[int] = typer.Option(None, "--threads"),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after N steps (smoke runs)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Train a stance classifier, calibrate it on validation, score it on test, save it."""
+    from models.train import train
+
+    args = _training_args(epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, max_length=max_length,
+                          patience=patience, seed=seed, threads=threads, max_steps=max_steps,
+                          show_progress=False if quiet else None)
+    try:
+        result = train(dataset, model=model, args=args, pretrain=pretrain, out=out,
+                       base_model=str(base_model) if base_model else None)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(f"{dataset}: {exc}")
+    line = f"saved {result.model.model_version} to {result.out} ({result.seconds:.0f} s)"
+    if "test" in result.metrics:
+        t = result.metrics["test"]
+        line += f"; test macro-F1 {t['macro_f1']:.3f}, accuracy {t['accuracy']:.3f} (n={t['n']})"
+    typer.echo(line)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    dataset: Path = typer.Argument(..., help="A `slant dataset` folder (or NewsMTSC data)."),
+    model: Path = typer.Option(..., "--model", "-m", help="Saved model directory."),
+    split: str = typer.Option("test", "--split"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the full report as JSON here."),
+    refit_temperature: bool = typer.Option(False, "--refit-temperature",
+                                           help="Also fit a temperature on this dataset's validation split."),
+    runtime: Optional[str] = typer.Option(None, "--runtime", help="Transformer inference: int8 (default) | fp32."),
+) -> None:
+    """Macro-F1, per-class P/R/F1, per-target F1, confusion matrix and calibration (ECE)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from models.evaluate import evaluate
+
+    try:
+        report = evaluate(model, dataset, split=split, refit_temperature=refit_temperature, runtime=runtime)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    console = Console()
+    table = Table(title=f"{report['model_version']} on {dataset} [{split}] (n={report['n']})")
+    for col in ("class", "precision", "recall", "F1", "support"):
+        table.add_column(col, justify="right" if col != "class" else "left")
+    for label, v in report["per_class"].items():
+        table.add_row(label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
+    console.print(table)
+    cal = report["calibration"]
+    console.print(f"macro-F1 {report['macro_f1']:.3f}  accuracy {report['accuracy']:.3f}  "
+                  f"ECE {cal['ece_before']:.3f} -> {cal['ece_after']:.3f} (T={cal['temperature']:.2f})")
+    labels = report["confusion_matrix"]["labels"]
+    console.print("confusion (rows true, columns predicted): " + ", ".join(labels))
+    for label, row in zip(labels, report["confusion_matrix"]["matrix"]):
+        console.print(f"  {label:>10} {row}")
+    if out is not None:
+        _write_json(out, report)
+        console.print(f"wrote {out}")
+
+
+@app.command("predict")
+def predict_command(
+    sentences: Path = typer.Argument(..., help="sentences.jsonl from `slant ingest`."),
+    model: Path = typer.Option(..., "--model", "-m", help="Saved model directory."),
+    out: Path = typer.Option(..., "--out", "-o", help="predictions.jsonl to write (atomically)."),
+    fp32: bool = typer.Option(False, "--fp32", help="Force full-precision inference (default: int8 dynamic quantization)."),
+    batch_size: int = typer.Option(1024, "--batch-size"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Stance of every sentence toward each actor it mentions and toward engagement."""
+    from models.predict import predict
+
+    if not sentences.is_file():
+        _fail(f"{sentences}: no such file")
+    try:
+        summary = predict(sentences, model=model, out=out, runtime="fp32" if fp32 else None,
+                          batch_size=batch_size, progress=not quiet)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    for message in summary.errors:
+        typer.echo(f"warning: {message}", err=True)
+    if summary.sentences == 0:
+        _fail(f"{sentences}: no valid sentence records ({len(summary.errors)} bad lines)", code=1)
+    typer.echo(f"wrote {out}: {summary.pairs} predictions for {summary.sentences} sentences "
+               f"({len(summary.errors)} bad lines skipped), model {summary.model_version}")
+
+
+@app.command("crossval")
+def crossval_command(
+    dataset: Path = typer.Argument(..., help="A `slant dataset` folder; all splits are pooled."),
+    model: str = typer.Option("baseline", "--model", "-m", help="baseline | transformer"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write per-fold results as JSON here."),
+    epochs: Optional[int] = typer.Option(None, "--epochs"),
+    base_model: Optional[Path] = typer.Option(None, "--base-model"),
+    threads: Optional[int] = typer.Option(None, "--threads"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Leave-one-article-out cross-validation: mean and per-fold macro-F1."""
+    from models.crossval import crossval
+
+    args = _training_args(epochs=epochs, threads=threads, show_progress=False if quiet else None)
+    try:
+        result = crossval(dataset, model=model, args=args, base_model=str(base_model) if base_model else None)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(f"{dataset}: {exc}")
+    for fold in result.folds:
+        typer.echo(f"{fold.article_id:<28} n={fold.n_test:<4} macro-F1 {fold.macro_f1:.3f}  accuracy {fold.accuracy:.3f}")
+    typer.echo(f"{model}: mean macro-F1 {result.mean_macro_f1:.3f} ± {result.std_macro_f1:.3f} over {len(result.folds)} "
+               f"articles; pooled macro-F1 {result.pooled_macro_f1:.3f}, accuracy {result.pooled_accuracy:.3f} "
+               f"(training-majority baseline {result.majority_pooled_macro_f1:.3f})")
+    if out is not None:
+        _write_json(out, result.to_dict())

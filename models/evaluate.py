@@ -1,0 +1,72 @@
+"""``evaluate()``: score a model on a dataset split (macro-F1, per class, per target, confusion
+matrix, calibration before/after temperature scaling)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.base import StanceClassifier, softmax
+from models.inputs import from_dataset
+from models.metrics import classification_report, expected_calibration_error, negative_log_likelihood
+
+
+def evaluate_model(model: StanceClassifier, split: Any, *, validation: Any = None) -> dict[str, Any]:
+    """Report for one ``datasets.Dataset`` split (see :func:`models.metrics.classification_report`).
+
+    ``calibration`` holds ECE and NLL of the raw probabilities (T = 1) and of the model's
+    stored temperature; with ``validation``, also of a temperature fit on it now.
+    """
+    X, y = from_dataset(split)
+    truth = model.label_indices(y)
+    logits = model.logits(X)
+    raw = softmax(logits)
+    calibrated = softmax(logits, temperature=model.temperature_)
+    report = classification_report(truth, logits.argmax(axis=1), labels=model.classes_, probabilities=calibrated,
+                                   groups=[x.target for x in X])
+    report["calibration"] = {
+        "temperature": float(model.temperature_),
+        "ece_before": expected_calibration_error(raw, truth),
+        "ece_after": expected_calibration_error(calibrated, truth),
+        "nll_before": negative_log_likelihood(raw, truth),
+        "nll_after": negative_log_likelihood(calibrated, truth),
+    }
+    if validation is not None and len(validation):
+        from models.calibration import fit_temperature
+
+        X_val, y_val = from_dataset(validation)
+        t = fit_temperature(model.logits(X_val), model.label_indices(y_val))
+        refit = softmax(logits, temperature=t)
+        report["calibration"].update(refit_temperature=t, ece_refit=expected_calibration_error(refit, truth),
+                                     nll_refit=negative_log_likelihood(refit, truth))
+    report["model_version"] = model.model_version
+    return report
+
+
+def evaluate(model_dir: str | Path, dataset: Any, *, split: str = "test", refit_temperature: bool = False,
+             runtime: str | None = None) -> dict[str, Any]:
+    """Load a saved model and evaluate it on ``split`` of ``dataset`` (path or DatasetDict).
+
+    ``refit_temperature`` also fits a temperature on the dataset's validation split and
+    reports ECE with it (useful when the model was calibrated on another domain).
+    """
+    from models.data import resolve_splits, split_by_name
+    from models.registry import load_model
+
+    model = load_model(model_dir, **({"runtime": runtime} if runtime else {}))
+    part = split_by_name(dataset, split)
+    validation = resolve_splits(dataset).validation if refit_temperature else None
+    report = evaluate_model(model, part, validation=validation)
+    report["split"] = split
+    report["model_dir"] = str(model_dir)
+    return report
+
+
+def per_class_table(report: dict[str, Any]) -> list[tuple[str, float, float, float, int]]:
+    """(label, precision, recall, f1, support) rows, for printing."""
+    return [(label, v["precision"], v["recall"], v["f1"], v["support"]) for label, v in report["per_class"].items()]
+
+
+__all__ = ["evaluate", "evaluate_model", "per_class_table", "np"]

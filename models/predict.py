@@ -1,0 +1,114 @@
+"""``predict()``: sentences.jsonl -> predictions.jsonl (one PredictionRecord per sentence and target).
+
+Each sentence yields one pair per distinct actor it mentions plus one "engagement" pair
+(``models.inputs.from_sentence``). A malformed line is reported with file and line number
+and skipped; the rest is still predicted. The output is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from annotate.schema import PredictionRecord, SentenceRecord
+from models.base import StanceClassifier
+from models.inputs import StanceInput, from_sentence
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PredictSummary:
+    """What :func:`predict` did."""
+
+    sentences: int = 0
+    pairs: int = 0
+    errors: list[str] = field(default_factory=list)
+    out: Path | None = None
+    model_version: str = ""
+
+
+def read_sentences(path: str | Path, errors: list[str] | None = None) -> Iterator[SentenceRecord]:
+    """SentenceRecords from a JSON Lines file; bad lines go to ``errors`` (``file:line: why``)."""
+    path = Path(path)
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise FileNotFoundError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield SentenceRecord.from_dict(json.loads(line))
+            except (json.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
+                message = f"{path}:{line_no}: not a sentence record: {exc}"
+                log.warning(message)
+                if errors is not None:
+                    errors.append(message)
+
+
+def predict_records(model: StanceClassifier, items: Sequence[StanceInput], *, batch_size: int = 256,
+                    progress: bool = False) -> list[PredictionRecord]:
+    """PredictionRecords for pairs (probabilities calibrated, keys = stance labels)."""
+    from tqdm.auto import tqdm
+
+    records: list[PredictionRecord] = []
+    version = model.model_version
+    for start in tqdm(range(0, len(items), batch_size), desc="predict", unit="batch", disable=not progress):
+        chunk = items[start:start + batch_size]
+        probs = model.predict_proba(chunk)
+        for item, row in zip(chunk, probs):
+            best = int(row.argmax())
+            records.append(PredictionRecord(
+                sentence_id=item.sentence_id, article_id=item.article_id, target=item.target,
+                label=model.classes_[best],
+                probabilities={label: round(float(p), 6) for label, p in zip(model.classes_, row)},
+                model_version=version,
+            ))
+    return records
+
+
+def write_jsonl_atomic(path: str | Path, records: Iterable[dict]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for record in records:
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def predict(sentences: str | Path, *, model: str | Path | StanceClassifier, out: str | Path,
+            runtime: str | None = None, batch_size: int = 1024, progress: bool = True) -> PredictSummary:
+    """Predict every (sentence, target) pair of ``sentences`` and write ``out``.
+
+    Args:
+        model: a saved model directory or a loaded classifier.
+        runtime: transformer inference path (``"int8"`` default, ``"fp32"`` to force full precision).
+        batch_size: pairs handed to the model at once (it length-sorts them internally).
+    """
+    from models.registry import load_model
+
+    clf = model if isinstance(model, StanceClassifier) else load_model(model, **({"runtime": runtime} if runtime else {}))
+    if runtime and hasattr(clf, "with_runtime"):
+        clf.with_runtime(runtime)
+    summary = PredictSummary(model_version=clf.model_version)
+    items: list[StanceInput] = []
+    for record in read_sentences(sentences, summary.errors):
+        summary.sentences += 1
+        items.extend(from_sentence(record))
+    records = predict_records(clf, items, batch_size=batch_size, progress=progress)
+    summary.pairs = len(records)
+    write_jsonl_atomic(out, (r.to_dict() for r in records))
+    summary.out = Path(out)
+    return summary

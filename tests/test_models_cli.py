@@ -1,0 +1,115 @@
+"""`slant train / evaluate / predict / crossval` end to end on a tiny dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from typer.testing import CliRunner
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from annotate.labels import ENGAGEMENT_TARGET, load_label_set  # noqa: E402
+from annotate.schema import Mention, SentenceRecord  # noqa: E402
+from models.cli import app  # noqa: E402
+from models.testing import tiny_bert, toy_dataset  # noqa: E402
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "dataset"
+    toy_dataset().save_to_disk(str(path))
+    return path
+
+
+@pytest.fixture
+def sentences(tmp_path):
+    records = [
+        SentenceRecord(sentence_id="a-0", article_id="a", index=0, text="The minister praised Pakistan for the peace deal.",
+                       start=0, end=48, mentions=[Mention("pakistan", "Pakistan", 21, 29)]),
+        SentenceRecord(sentence_id="a-1", article_id="a", index=1, text="Officials condemned Beijing and Washington for the attack.",
+                       start=49, end=108, mentions=[Mention("china", "Beijing", 20, 27),
+                                                    Mention("united_states", "Washington", 32, 42)]),
+        SentenceRecord(sentence_id="a-2", article_id="a", index=2, text="Talks will resume.", start=109, end=127),
+    ]
+    path = tmp_path / "sentences.jsonl"
+    lines = [json.dumps(r.to_dict()) for r in records]
+    lines.insert(1, "{not json")  # a bad line must not sink the batch
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def check_predictions(path, model_dir):
+    stance = load_label_set().stance
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(r["sentence_id"], r["target"]) for r in rows] == [
+        ("a-0", "pakistan"), ("a-0", ENGAGEMENT_TARGET),
+        ("a-1", "china"), ("a-1", "united_states"), ("a-1", ENGAGEMENT_TARGET),
+        ("a-2", ENGAGEMENT_TARGET)]
+    version = json.loads((model_dir / "slant_model.json").read_text())["model_version"]
+    for r in rows:
+        assert set(r["probabilities"]) == set(stance)
+        assert abs(sum(r["probabilities"].values()) - 1) < 1e-4
+        assert r["label"] == max(r["probabilities"], key=r["probabilities"].get)
+        assert r["model_version"] == version
+    return rows
+
+
+def test_baseline_train_evaluate_predict_round_trip(tmp_path, dataset_dir, sentences):
+    model_dir = tmp_path / "baseline"
+    result = runner.invoke(app, ["train", str(dataset_dir), "--model", "baseline", "--out", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    assert "test macro-F1" in result.output
+
+    metrics = tmp_path / "metrics.json"
+    result = runner.invoke(app, ["evaluate", str(dataset_dir), "--model", str(model_dir), "--out", str(metrics)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(metrics.read_text())
+    assert report["macro_f1"] > 0.6  # the toy set is separable; chance is about 0.33
+    assert {"per_class", "per_target", "confusion_matrix", "calibration", "ece"} <= set(report)
+
+    out = tmp_path / "predictions.jsonl"
+    result = runner.invoke(app, ["predict", str(sentences), "--model", str(model_dir), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "sentences.jsonl:2" in result.output  # the bad line is named
+    rows = check_predictions(out, model_dir)
+    assert rows[0]["label"] == load_label_set().stance[-1]  # "praised" -> favorable
+    assert rows[2]["label"] == load_label_set().stance[0]  # "condemned" -> critical
+
+
+@pytest.mark.slow
+def test_transformer_train_predict_round_trip(tmp_path, dataset_dir, sentences):
+    base = tiny_bert(tmp_path / "tiny")
+    model_dir = tmp_path / "transformer"
+    result = runner.invoke(app, ["train", str(dataset_dir), "--model", "transformer", "--base-model", str(base),
+                                 "--epochs", "2", "--lr", "3e-3", "--batch-size", "16", "--out", str(model_dir), "-q"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "predictions.jsonl"
+    result = runner.invoke(app, ["predict", str(sentences), "--model", str(model_dir), "--out", str(out), "-q", "--fp32"])
+    assert result.exit_code == 0, result.output
+    check_predictions(out, model_dir)
+    card = (model_dir / "README.md").read_text()
+    assert str(dataset_dir) in card  # the card names its training data
+
+
+def test_crossval_baseline(tmp_path, dataset_dir):
+    out = tmp_path / "cv.json"
+    result = runner.invoke(app, ["crossval", str(dataset_dir), "--model", "baseline", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    cv = json.loads(out.read_text())
+    assert len(cv["folds"]) == 4  # one per article
+    assert cv["pooled_macro_f1"] > cv["majority_pooled_macro_f1"]
+
+
+def test_user_errors_are_clear_and_not_tracebacks(tmp_path, dataset_dir, sentences):
+    result = runner.invoke(app, ["predict", str(sentences), "--model", str(tmp_path / "missing"), "--out",
+                                 str(tmp_path / "p.jsonl")])
+    assert result.exit_code == 2 and "model directory not found" in result.output
+    assert "Traceback" not in result.output
+    result = runner.invoke(app, ["train", str(tmp_path / "nodata"), "--model", "baseline", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "nodata" in result.output
+    result = runner.invoke(app, ["train", str(dataset_dir), "--model", "svm", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "valid models: baseline, transformer" in result.output

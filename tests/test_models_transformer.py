@@ -1,0 +1,122 @@
+"""The transformer classifier on a tiny random BERT (fast) and on the real packaged MiniLM (slow)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from models.base import LABELS_FILE, ModelLoadError  # noqa: E402
+from models.inputs import from_dataset  # noqa: E402
+from models.registry import load_model  # noqa: E402
+from models.testing import tiny_bert, toy_dataset  # noqa: E402
+from models.training_args import TrainingArguments  # noqa: E402
+from models.transformer import TransformerStanceClassifier  # noqa: E402
+
+FAST = TrainingArguments(learning_rate=3e-3, epochs=12, batch_size=16, warmup_ratio=0.0, patience=100,
+                         evals_per_epoch=1, threads=2, show_progress=False)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return toy_dataset()
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory, data):
+    base = tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+    X, y = from_dataset(data["train"])
+    X_val, y_val = from_dataset(data["validation"])
+    return TransformerStanceClassifier(base_model=base, args=FAST).fit(X, y, X_val=X_val, y_val=y_val)
+
+
+def test_tiny_transformer_learns(data, fitted):
+    X_test, y_test = from_dataset(data["test"])
+    _, y_train = from_dataset(data["train"])
+    values, counts = np.unique(y_train, return_counts=True)
+    majority = float(np.mean(np.asarray(y_test) == values[counts.argmax()]))
+    acc = float(np.mean(fitted.with_runtime("fp32").predict(X_test) == np.asarray(y_test)))
+    assert acc > majority + 0.3, (acc, majority, fitted.metadata_["history"])
+    assert fitted.metadata_["history"], "validation was evaluated"
+    best = max(h["val_macro_f1"] for h in fitted.metadata_["history"])
+    assert best > 0.5  # chance is about 1/3
+
+
+def test_save_load_identical_predictions(tmp_path, data, fitted):
+    X_test, _ = from_dataset(data["test"])
+    fitted.with_runtime("fp32").save(tmp_path / "m")
+    for name in ("model.safetensors", "config.json", "tokenizer.json", LABELS_FILE, "slant_model.json", "README.md"):
+        assert (tmp_path / "m" / name).is_file(), name
+    loaded = load_model(tmp_path / "m", runtime="fp32")
+    np.testing.assert_allclose(loaded.predict_proba(X_test), fitted.predict_proba(X_test), atol=1e-6)
+    assert loaded.model_version == fitted.model_version
+    card = (tmp_path / "m" / "README.md").read_text()
+    assert fitted.model_version in card and "Trained:" in card
+    # The int8 runtime keeps the predictions of the fp32 model on this easy set.
+    int8 = load_model(tmp_path / "m", runtime="int8")
+    agree = np.mean(int8.predict(X_test) == loaded.predict(X_test))
+    assert agree >= 0.9
+
+
+def test_label_mismatch_is_a_clear_error(tmp_path, fitted):
+    fitted.save(tmp_path / "m")
+    (tmp_path / "m" / LABELS_FILE).write_text(json.dumps(["favorable", "neutral", "critical"]))
+    with pytest.raises(ModelLoadError, match="do not match the stance labels"):
+        load_model(tmp_path / "m")
+
+
+def test_corrupted_weights_name_the_file(tmp_path, fitted):
+    fitted.save(tmp_path / "m")
+    weights = tmp_path / "m" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(ModelLoadError, match=r"model\.safetensors: corrupted model weights"):
+        load_model(tmp_path / "m")
+    weights.write_bytes(b"garbage")
+    with pytest.raises(ModelLoadError, match=r"model\.safetensors: corrupted"):
+        load_model(tmp_path / "m")
+    weights.unlink()
+    with pytest.raises(ModelLoadError, match=r"model\.safetensors: missing"):
+        load_model(tmp_path / "m")
+
+
+def test_calibration_lowers_nll_on_held_out_data(tmp_path, data, fitted):
+    """Temperature fit on validation lowers NLL on test; it is saved and reloaded with the model."""
+    from models.base import softmax
+    from models.calibration import calibrate
+    from models.metrics import negative_log_likelihood
+
+    model = load_model(fitted.with_runtime("fp32").save(tmp_path / "m"), runtime="fp32")
+    X_val, y_val = from_dataset(data["validation"])
+    X_test, y_test = from_dataset(data["test"])
+    truth = model.label_indices(y_test)
+    raw = negative_log_likelihood(softmax(model.logits(X_test)), truth)
+    result = calibrate(model, X_val, y_val)
+    assert result["nll_after"] <= result["nll_before"]
+    calibrated = negative_log_likelihood(model.predict_proba(X_test), truth)
+    assert calibrated < raw
+    model.save(tmp_path / "m2")
+    assert load_model(tmp_path / "m2").temperature_ == pytest.approx(result["temperature"])
+
+
+@pytest.mark.slow
+def test_real_minilm_fine_tunes_a_few_steps(tmp_path, data):
+    """The packaged all-MiniLM-L6-v2 trains, lowers its loss, saves and reloads."""
+    from models.transformer import default_base_model
+
+    X, y = from_dataset(data["train"])
+    X_val, y_val = from_dataset(data["validation"])
+    args = TrainingArguments(learning_rate=1e-4, epochs=3, batch_size=16, warmup_ratio=0.0, evals_per_epoch=1,
+                             patience=10, threads=2, show_progress=False)
+    model = TransformerStanceClassifier(args=args).fit(X, y, X_val=X_val, y_val=y_val)
+    history = model.metadata_["history"]
+    assert model.metadata_["base_model"] == default_base_model()
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    X_test, _ = from_dataset(data["test"])
+    model.save(tmp_path / "minilm")
+    loaded = load_model(tmp_path / "minilm", runtime="fp32")
+    np.testing.assert_allclose(loaded.predict_proba(X_test), model.with_runtime("fp32").predict_proba(X_test),
+                               atol=1e-5)
