@@ -328,6 +328,7 @@ def _review_task(
         "index": sentence.index if sentence else -1,  # -1: position unknown without sentences.jsonl
         "title": (sentence.title if sentence and sentence.title else title),
         "source": first.source or (sentence.source if sentence else ""),
+        "outlet": first.source or (sentence.source if sentence else ""),
         "text": first.text or (sentence.text if sentence else ""),
         "context_before": sentence.context_before if sentence else "",
         "context_after": sentence.context_after if sentence else "",

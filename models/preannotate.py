@@ -177,9 +177,8 @@ def next_batch(pool_path: str | Path, *, model_dir: str | Path, project: str, k:
     Sentences already in the project (labeled or waiting) are excluded, so calling it again
     after annotators finish a batch picks a new batch. ``dry_run`` chooses without pushing.
     """
-    from annotate.labelstudio.connection import connect
+    from annotate.labelstudio.connection import UnknownProjectError, connect
     from annotate.labelstudio.push import existing_tasks, find_project, push_sentences
-    from annotate.labelstudio.connection import UnknownProjectError
     from models.active_learning import STRATEGIES
     from models.registry import load_model
 

@@ -137,6 +137,14 @@ def test_annotations_of_two_users_come_back_attributed_and_round_trip_losslessly
     export = export_project(conn, find_project(conn, copy))
     assert {a["completed_by"]["email"] for t in export for a in t["annotations"]} == {label_studio.admin_email, email}
 
+    # Into a project that already has the tasks (e.g. merging labels back): added through the API.
+    merged = f"{project_title}-pre"
+    push_sentences(conn, sentences, project=merged, progress=False)
+    added = push_annotations(conn, pulled.records, project=merged, progress=False)
+    assert (added.created, added.annotations_added, added.errors) == (0, 3, [])
+    assert push_annotations(conn, pulled.records, project=merged, progress=False).annotations_skipped == 3
+    assert server_keys_removed(pull(conn, project=merged).records) == server_keys_removed(pulled.records)
+
 
 def test_round_trip_of_records_whose_annotators_are_not_users(label_studio, project_title, tmp_path):
     """An export file with bare user ids (as the seeds' gold labels have) survives a push and pull."""

@@ -159,6 +159,11 @@ def test_backend_connected_to_label_studio_predicts_and_retrains(ml_label_studio
     with ThreadedBackend(service) as backend:
         ml = conn.sdk.ml.create(project=project_id, url=backend.url, is_interactive=False, title="slant")
         assert httpx.get(f"{url}/api/ml/{ml.id}", headers={"Authorization": f"Token {token}"}).json()["state"] == "CO"
+        # /setup told the backend where the project lives: that alone is enough to fetch its tasks.
+        from models.backend.service import fetch_project_tasks
+
+        via_setup = service._setup_connections[str(project_id)]
+        assert len(fetch_project_tasks(via_setup, project_id)) == len(sentences)
 
         # Label Studio asks the backend for predictions of every task.
         _retrieve_predictions(conn, project_id)
@@ -206,6 +211,23 @@ def test_backend_connected_to_label_studio_predicts_and_retrains(ml_label_studio
                     for r, want in zip(p["result"], given[t["id"]])]
             share = float(np.mean(hits))
             assert share == expected if expected is not None else share > 0.5, (version, share)
+
+        # With retraining on every annotation change, an annotator's edit (ANNOTATION_UPDATED)
+        # retrains on its own and yet another model version takes over.
+        service.settings.retrain_every = 1
+        task = final[0]
+        (annotation,) = task["annotations"]
+        edited = [dict(r, value={"choices": [r["value"]["choices"][0] == "neutral" and "critical" or "neutral"]})
+                  for r in annotation["result"]]
+        conn.sdk.annotations.update(id=annotation["id"], result=edited)
+        deadline = time.monotonic() + 30
+        while len(service.jobs) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert service.wait_idle(120)
+        second = [j for j in service.jobs.values() if j is not job]
+        assert len(second) == 1 and second[0].reason == "1 annotation events", [j.to_dict() for j in service.jobs.values()]
+        assert second[0].status == "done", second[0].message
+        assert service.model_version not in (old, new)
 
 
 def test_cli_preannotate_then_next_dry_run(label_studio, project_title, tmp_path, monkeypatch):

@@ -25,7 +25,8 @@ from annotate.schema import AnnotationRecord, Mention, PredictionRecord, Sentenc
 logger = logging.getLogger(__name__)
 
 #: The keys of a task's ``data``, exactly (the contract).
-TASK_DATA_KEYS = ("sentence_id", "article_id", "index", "title", "source", "text",
+#: ``outlet`` repeats ``source`` for display: Label Studio 1.23.2 reserves ``$source`` in configs.
+TASK_DATA_KEYS = ("sentence_id", "article_id", "index", "title", "source", "outlet", "text",
                   "context_before", "context_after", "actors")
 #: Results of Choices controls all point at the sentence.
 TO_NAME = "text"
@@ -62,7 +63,7 @@ def task_data(sentence: SentenceRecord, *, actor_name: Callable[[str], str] | Ma
         })
     return {
         "sentence_id": sentence.sentence_id, "article_id": sentence.article_id, "index": sentence.index,
-        "title": sentence.title, "source": sentence.source, "text": sentence.text,
+        "title": sentence.title, "source": sentence.source, "outlet": sentence.source, "text": sentence.text,
         "context_before": sentence.context_before, "context_after": sentence.context_after,
         "actors": actors,
     }

@@ -79,27 +79,35 @@ def _intervals(entry: Mapping[str, Any], bases: Sequence[str]) -> list[Interval]
 
 def _evidence_groups(article: Mapping[str, Any], dims: Mapping[str, Any], shown: Sequence[str],
                      bases: Sequence[str], actor_names: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Evidence grouped by target: dimensions on one target (e.g. "Critical of the Taliban" and
-    "Net stance toward Afghan Taliban") share their sentences, which are listed once, under
-    the first such dimension (headline dimensions come first)."""
+    """Evidence grouped by target, each sentence once with every basis' label on it.
+
+    Dimensions on one target (e.g. "Critical of the Taliban" and "Net stance toward Afghan
+    Taliban") share their sentences, which are listed under the first such dimension
+    (headline dimensions come first). Sentences are in article order.
+    """
     groups: dict[str, dict[str, Any]] = {}
     for key in shown:
         target = dims[key]["target"]
         name = actor_names.get(target) or actor_display_name(target)
-        group = groups.setdefault(target, {"target": target, "name": name,
-                                           "dimensions": [], "items": [], "seen": set()})
+        group = groups.setdefault(target, {"target": target, "name": name, "dimensions": [], "sentences": {}})
         group["dimensions"].append(dims[key]["title"])
         for basis in bases:
             score = article["dimensions"][key].get(basis)
             for ev in (score or {}).get("evidence", []):
-                if (basis, ev["sentence_id"]) in group["seen"]:
-                    continue
-                group["seen"].add((basis, ev["sentence_id"]))
-                group["items"].append({**ev, "dimension": key, "basis": basis,
-                                       "segments": highlight_segments(ev["text"], ev["mentions"], ev["target"])})
+                sentence = group["sentences"].setdefault(ev["sentence_id"], {
+                    "sentence_id": ev["sentence_id"], "index": ev["index"], "labels": [],
+                    "segments": highlight_segments(ev["text"], ev["mentions"], ev["target"])})
+                if not any(label["basis"] == basis for label in sentence["labels"]):
+                    sentence["labels"].append({**ev, "dimension": key, "basis": basis})
+    out = []
     for group in groups.values():
-        group["items"].sort(key=lambda ev: (ev["index"] if ev["index"] is not None else 1 << 30, ev["basis"]))
-    return [g for g in groups.values() if g["items"]]
+        sentences = sorted(group.pop("sentences").values(),
+                           key=lambda s: (s["index"] if s["index"] is not None else 1 << 30, s["sentence_id"]))
+        for sentence in sentences:
+            sentence["bases"] = "-".join(label["basis"] for label in sentence["labels"])
+        if sentences:
+            out.append({**group, "items": sentences})
+    return out
 
 
 def _label_colors(labels: Sequence[str]) -> dict[str, str]:

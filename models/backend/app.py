@@ -18,8 +18,8 @@ Routes and payloads follow ``label_studio/ml/api_connector.py`` of the server an
 - ``GET /versions`` -> ``{"versions": [...]}``, ``POST /job_status`` ``{job}``, ``GET /is_training``,
   ``GET /metrics``, ``POST /validate``.
 
-Handlers are plain ``def`` functions: starlette runs them in its thread pool, so a slow
-prediction never blocks ``/health``, and training runs on its own thread.
+Predictions run in starlette's thread pool, so a slow batch never blocks ``/health`` or a
+webhook; training runs on its own thread, so no request waits for it.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import logging
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -68,8 +69,6 @@ def create_app(service: BackendService) -> Starlette:
         tasks = data.get("tasks")
         if not isinstance(tasks, list):
             raise BadRequest("'tasks' must be a list of Label Studio tasks")
-        from starlette.concurrency import run_in_threadpool
-
         results = await run_in_threadpool(service.predict, tasks)
         return JSONResponse({"results": results, "model_version": service.model_version})
 
