@@ -72,11 +72,11 @@ def export_onnx(model, directory: Path) -> Path:
     return path
 
 
-def quantize_onnx(path: Path) -> Path:
+def quantize_onnx(path: Path, *, per_channel: bool = False) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    out = path.with_name("model.int8.onnx")
-    quantize_dynamic(str(path), str(out), weight_type=QuantType.QInt8)
+    out = path.with_name("model.int8pc.onnx" if per_channel else "model.int8.onnx")
+    quantize_dynamic(str(path), str(out), weight_type=QuantType.QInt8, per_channel=per_channel)
     return out
 
 
@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--limit", type=int, default=0, help="use only the first N pairs (smoke runs)")
+    parser.add_argument("--only", default="", help="comma-separated subset of the paths to measure")
+    parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime paths")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "throughput.json")
     ns = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -136,17 +138,30 @@ def main(argv: list[str] | None = None) -> int:
 
     fp32 = clf.model_.eval()
     int8 = torch.ao.quantization.quantize_dynamic(fp32, {torch.nn.Linear}, dtype=torch.qint8)
+    # Per-channel weight scales: one scale per output row instead of one per matrix.
+    int8_pc = torch.ao.quantization.quantize_dynamic(
+        fp32, {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8)
+    import copy
+
+    bf16 = copy.deepcopy(fp32).to(torch.bfloat16)
     paths = {
         "fp32-plain": (torch_forward(fp32), False),
         "fp32-bucketed": (torch_forward(fp32), True),
         "int8-bucketed": (torch_forward(int8), True),
+        "int8pc-bucketed": (torch_forward(int8_pc), True),
+        "bf16-bucketed": (torch_forward(bf16), True),
     }
+    if ns.only:
+        paths = {k: v for k, v in paths.items() if k in ns.only.split(",")}
     notes: dict[str, str] = {}
     tmp = Path(tempfile.mkdtemp(prefix="slant-onnx-"))
     try:
+        if ns.no_onnx:
+            raise RuntimeError("skipped (--no-onnx)")
         onnx_path = export_onnx(fp32, tmp)
         paths["onnx-fp32"] = (onnx_forward(onnx_path, ns.threads), True)
         paths["onnx-int8"] = (onnx_forward(quantize_onnx(onnx_path), ns.threads), True)
+        paths["onnx-int8pc"] = (onnx_forward(quantize_onnx(onnx_path, per_channel=True), ns.threads), True)
     except Exception as exc:  # report what did not work instead of failing the benchmark
         notes["onnx"] = f"{type(exc).__name__}: {exc}"[:300]
 
@@ -155,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         r = measure(clf, forward, X, truth, batch_size=ns.batch_size, sort=sort, repeats=ns.repeats)
         results[name] = r
         print(f"{name:<15} {r['pairs_per_s']:8.1f} pairs/s   macro-F1 {100 * r['macro_f1']:.2f}", flush=True)
-    reference = results["fp32-plain"]
+    reference = results.get("fp32-plain") or next(iter(results.values()))
     reference_predictions = reference["predictions"]
     for r in results.values():
         r["agreement_with_fp32"] = float(np.mean(r["predictions"] == reference_predictions))

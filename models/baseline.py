@@ -72,6 +72,10 @@ class BaselineStanceClassifier(StanceClassifier):
         self.min_df = min_df
         self.max_iter = max_iter
 
+    def get_params(self) -> dict:
+        """Constructor arguments (sklearn convention): ``type(m)(**m.get_params())`` is an unfitted copy."""
+        return {"C": self.C, "ngram_max": self.ngram_max, "min_df": self.min_df, "max_iter": self.max_iter}
+
     def fit(self, X: Sequence[StanceInput], y: Sequence[str], *, X_val: Sequence[StanceInput] | None = None,
             y_val: Sequence[str] | None = None) -> "BaselineStanceClassifier":
         """Fit on all of ``X``; validation data is not needed (kept for the shared interface)."""
@@ -95,7 +99,7 @@ class BaselineStanceClassifier(StanceClassifier):
         self.metadata_ = {
             "model_version": f"{self.kind}-{self._digest()}",
             "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "params": {"C": self.C, "ngram_max": self.ngram_max, "min_df": self.min_df, "max_iter": self.max_iter},
+            "params": self.get_params(),
             "n_train": len(X),
             "n_validation": len(X_val) if X_val is not None else 0,
         }

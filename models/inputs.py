@@ -12,7 +12,7 @@ identical inputs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from annotate.labels import ENGAGEMENT_TARGET
@@ -46,7 +46,6 @@ class StanceInput:
     spans: tuple[tuple[int, int], ...] = ()
     sentence_id: str = ""
     article_id: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
 def mark_target(text: str, spans: Iterable[tuple[int, int]]) -> str:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from annotate.labels import load_label_set
 from annotate.labelstudio.connection import AuthenticationError, ServerNotRunningError, UnknownProjectError, connect
 from annotate.labelstudio.pull import export_project, pull
+from annotate.labelstudio.tasks import TASK_DATA_KEYS
 from annotate.labelstudio.push import existing_tasks, find_project, push_annotations, push_sentences
 from annotate.labelstudio.records import write_jsonl
 from conftest import free_port
@@ -62,8 +63,7 @@ def test_push_is_idempotent_and_a_grown_file_adds_only_new_sentences(label_studi
     assert (grown.created, grown.skipped) == (2, 4)
     tasks = existing_tasks(conn, find_project(conn, project_title))
     assert sorted(tasks) == sorted(s.sentence_id for s in sentences)
-    assert all(set(t.data) == {"sentence_id", "article_id", "index", "title", "source", "text", "context_before",
-                               "context_after", "actors"} for t in tasks.values())
+    assert all(set(t.data) == set(TASK_DATA_KEYS) for t in tasks.values())
 
 
 def test_predictions_are_in_the_export_with_model_version_and_not_duplicated(label_studio, project_title):

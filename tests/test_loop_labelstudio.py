@@ -257,3 +257,36 @@ def test_cli_preannotate_then_next_dry_run(label_studio, project_title, tmp_path
     assert sorted(listed) == sorted(s.sentence_id for s in sentences[3:])
     # A dry run pushes nothing.
     assert len(existing_tasks(label_studio.connection(), find_project(label_studio.connection(), project_title))) == 3
+
+
+def test_cli_push_with_model_attaches_preannotations_to_new_and_existing_tasks(label_studio, project_title, tmp_path,
+                                                                               monkeypatch):
+    from typer.testing import CliRunner
+
+    from annotate.labelstudio.push import find_project
+    from models.cli import app
+
+    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token())
+    model, model_dir = tiny_model(tmp_path)
+    sentences = seed_sentences()
+    runner = CliRunner()
+    # Two sentences first without a model, then the whole file with one: the model's version
+    # goes onto the two existing tasks and the new ones, once each.
+    early = write_jsonl(tmp_path / "early.jsonl", sentences[:2])
+    assert runner.invoke(app, ["push", str(early), "--project", project_title]).exit_code == 0
+    pool = write_jsonl(tmp_path / "all.jsonl", sentences)
+    result = runner.invoke(app, ["push", str(pool), "--project", project_title, "--model", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    assert label_studio.token() not in result.output
+    conn = label_studio.connection()
+    tasks = export(conn, find_project(conn, project_title))
+    assert len(tasks) == len(sentences)
+    assert all([p["model_version"] for p in t["predictions"]] == [model.model_version] for t in tasks)
+
+    again = runner.invoke(app, ["push", str(pool), "--project", project_title, "--model", str(model_dir)])
+    assert again.exit_code == 0, again.output
+    assert sum(len(t["predictions"]) for t in export(conn, find_project(conn, project_title))) == len(sentences)
+
+    bad = runner.invoke(app, ["push", str(pool), "--project", project_title, "--model", str(tmp_path / "nope")])
+    assert bad.exit_code == 1 and "model directory not found" in bad.output

@@ -15,6 +15,7 @@ from annotate.report import DimensionError, ReportInputError, ReportOptions, bui
 from annotate.report import writer as writer_module
 from annotate.report.inputs import load_predictions
 from annotate.report.render_html import highlight_segments
+from annotate.report.writer import _umask
 from annotate.schema import Mention
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -229,8 +230,10 @@ def test_cli_writes_the_report_and_prints_where(tmp_path):
     data = json.loads((out / "report.json").read_text())
     assert data["bases"] == ["human", "model"] and data["settings"]["n_resamples"] == 100
     assert any("predictions.jsonl" in p for p in data["problems"])
-    for name in ("articles.csv", "sources.csv", "evidence.csv", "report.html"):
+    for name in ("articles.csv", "sources.csv", "evidence.csv", "report.html", "report.json"):
         assert (out / name).stat().st_size > 0
+        assert (out / name).stat().st_mode & 0o044 == 0o044 & ~_umask()  # readable like any new file
+    assert not list(out.glob(".*.tmp"))
 
 
 def test_cli_errors_are_clear_and_without_traceback(tmp_path):

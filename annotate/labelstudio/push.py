@@ -392,7 +392,7 @@ def _data_from_records(records: list[AnnotationRecord], first: AnnotationRecord)
                "mentions": ", ".join(dict.fromkeys(text for _, _, text in sorted(targets[actor]))),
                "spans": [[s, e] for s, e, _ in sorted(targets[actor])]} for actor in order]
     return {"sentence_id": first.sentence_id, "article_id": first.article_id, "index": -1, "title": "",
-            "source": first.source, "text": first.text, "context_before": "", "context_after": "",
+            "source": first.source, "outlet": first.source, "text": first.text, "context_before": "", "context_after": "",
             "actors": actors}
 
 

@@ -28,6 +28,8 @@ def main() -> None:
         level=os.environ.get("SLANT_LOG_LEVEL", "INFO").upper(),
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # One line per HTTP request drowns the progress bars; warnings still show.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     app()
 
 

@@ -29,12 +29,14 @@ def _user_errors() -> Iterator[None]:
     from annotate.labelstudio.records import RecordFileError
     from annotate.labelstudio.server import ServerError
     from annotate.labelstudio.tasks import TaskFormatError
+    from models.base import ModelLoadError  # light: torch loads only when a transformer does
 
     # One line per HTTP request is noise at the CLI's INFO level.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         yield
-    except (LabelStudioError, ServerError, ExportFormatError, RecordFileError, TaskFormatError) as exc:
+    except (LabelStudioError, ServerError, ExportFormatError, RecordFileError, TaskFormatError,
+            ModelLoadError) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from None
 
@@ -99,6 +101,8 @@ def push(
     records: Path = typer.Argument(..., help="sentences.jsonl, or annotations.jsonl (pulled records) to push back."),
     project: str = typer.Option(..., "--project", "-p", help="Project title (created if missing)."),
     predictions: Optional[Path] = typer.Option(None, help="predictions.jsonl to attach as pre-annotations."),
+    model: Optional[Path] = typer.Option(None, help="A saved model directory: predict the sentences and attach "
+                                         "its stances as pre-annotations (model_version + score)."),
     sentences: Optional[Path] = typer.Option(None, help="With annotation records: sentences.jsonl giving tasks their full context."),
     batch_size: int = typer.Option(1000, min=1, help="Tasks per import request."),
     create_users: bool = typer.Option(True, help="With annotation records: create missing annotators' users (by email)."),
@@ -115,6 +119,9 @@ def push(
             typer.secho(f"error: {records} holds predictions; pass sentences and --predictions {records}",
                         err=True, fg=typer.colors.RED)
             raise typer.Exit(1)
+        if model is not None and (predictions is not None or kind != "sentences"):
+            typer.secho("error: --model goes with a sentences file and without --predictions", err=True, fg=typer.colors.RED)
+            raise typer.Exit(2)
         items = _read(records, kind, strict)
         conn = connect()
         if kind == "annotations":
@@ -123,6 +130,11 @@ def push(
                                       create_users=create_users, batch_size=batch_size)
         else:
             preds = _read(predictions, "predictions", strict) if predictions else None
+            if model is not None:
+                from models.preannotate import score_sentences
+                from models.registry import load_model
+
+                preds = score_sentences(load_model(model), items).records
             result = push_sentences(conn, items, project=project, predictions=preds, batch_size=batch_size)
     for message in result.errors:
         typer.secho(f"warning: {message}", err=True, fg=typer.colors.YELLOW)

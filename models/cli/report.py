@@ -13,9 +13,9 @@ from models.cli.app import app
 @app.command("report")
 def report_command(
     predictions: Optional[Path] = typer.Option(None, "--predictions", "-p", help="predictions.jsonl (model basis)."),
-    annotations: Optional[Path] = typer.Option(None, "--annotations", "-a",
-                                               help="annotations.jsonl from `slant pull`, or a Label Studio JSON export "
-                                                    "(human basis, adjudicated)."),
+    annotations: Optional[Path] = typer.Option(
+        None, "--annotations", "-a",
+        help="annotations.jsonl from `slant pull`, or a Label Studio JSON export (human basis, adjudicated)."),
     sentences: Path = typer.Option(..., "--sentences", "-s", help="sentences.jsonl from `slant ingest`."),
     manifest: Optional[Path] = typer.Option(None, "--manifest", "-m", help="Corpus manifest (titles, sources)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory."),
