@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from annotate.atomic import atomic_write_text
 from annotate.labels import (
     ENGAGEMENT_CONTROL,
     ENGAGEMENT_TARGET,
@@ -240,22 +239,10 @@ def adjudicate(records: Iterable[AnnotationRecord], *, tie_policy: str = "unreso
 # ----------------------------------------------------------------------------- files
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_adjudicated(labels: Iterable[AdjudicatedLabel], path: str | Path) -> Path:
     """Write ``adjudicated.jsonl`` atomically (one :class:`AdjudicatedLabel` per line)."""
     path = Path(path)
-    _atomic_write_text(path, "".join(json.dumps(l.to_dict(), ensure_ascii=False) + "\n" for l in labels))
+    atomic_write_text(path, "".join(json.dumps(l.to_dict(), ensure_ascii=False) + "\n" for l in labels))
     return path
 
 
@@ -432,7 +419,7 @@ def write_review_tasks(
     Returns the number of tasks written (an empty list is still written).
     """
     tasks = review_tasks(adjudicated, sentences=sentences, actor_names=actor_names, titles=titles, scope=scope)
-    _atomic_write_text(Path(path), json.dumps(tasks, ensure_ascii=False, indent=1) + "\n")
+    atomic_write_text(Path(path), json.dumps(tasks, ensure_ascii=False, indent=1) + "\n")
     return len(tasks)
 
 

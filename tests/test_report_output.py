@@ -15,7 +15,7 @@ from annotate.report import DimensionError, ReportInputError, ReportOptions, bui
 from annotate.report import writer as writer_module
 from annotate.report.inputs import load_predictions
 from annotate.report.render_html import highlight_segments
-from annotate.report.writer import _umask
+from annotate.atomic import _umask
 from annotate.schema import Mention
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
+from annotate.atomic import atomic_write_jsonl
 from annotate.schema import SentenceRecord
 
 
@@ -16,30 +15,8 @@ class JsonlError(ValueError):
 
 
 def write_jsonl(path: str | Path, records: Iterable[Any]) -> int:
-    """Write records (dataclasses with ``to_dict`` or plain dicts) atomically; returns the count.
-
-    The file is written to a temporary file in the same folder and moved into place with
-    ``os.replace``, so readers never see half a file and a crash leaves the old file intact.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    n = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for rec in records:
-                data = rec.to_dict() if hasattr(rec, "to_dict") else rec
-                fh.write(json.dumps(data, ensure_ascii=False) + "\n")
-                n += 1
-        # mkstemp creates 0600 files; give the file the permissions a plain open() would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return n
+    """Write records (dataclasses with ``to_dict`` or plain dicts) atomically; returns the count."""
+    return atomic_write_jsonl(path, records)
 
 
 def iter_jsonl(path: str | Path):

@@ -7,13 +7,12 @@ rest is read. Writes are atomic (temporary file + ``os.replace``).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from annotate.atomic import atomic_write_jsonl
 from annotate.schema import AnnotationRecord, PredictionRecord, SentenceRecord
 
 T = TypeVar("T")
@@ -88,18 +87,4 @@ READERS: dict[str, Callable[[dict[str, Any]], Any]] = {
 
 def write_jsonl(records: Iterable[Any], out: str | Path) -> int:
     """Write records (dataclasses with ``to_dict``, or dicts) atomically; return the count."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for record in records:
-                data = record.to_dict() if hasattr(record, "to_dict") else record
-                handle.write(json.dumps(data, ensure_ascii=False) + "\n")
-                count += 1
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return count
+    return atomic_write_jsonl(out, records)

@@ -8,13 +8,12 @@ rendering leaves the previous report untouched, and no reader ever sees half a f
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from annotate.atomic import atomic_write_text
 from annotate.report.render_html import render_html
 from annotate.report.tables import (
     ARTICLE_COLUMNS,
@@ -38,27 +37,6 @@ class ReportPaths:
     articles_csv: Path
     sources_csv: Path
     evidence_csv: Path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same directory and os.replace."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is for sharing, like any new file
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_report(report: Mapping[str, Any], out_dir: str | Path, *,

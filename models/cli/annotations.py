@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import typer
 
+from annotate.atomic import atomic_write_json
 from models.cli.app import app
 
 log = logging.getLogger(__name__)
@@ -59,18 +60,6 @@ def _read_sentences(path: Optional[Path]) -> Optional[dict[str, Any]]:
     for message in result.errors[:20]:
         typer.secho(f"warning: {message}", fg=typer.colors.YELLOW, err=True)
     return {s.sentence_id: s for s in result.records}
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1, ensure_ascii=False)
-        handle.write("\n")
-    os.replace(tmp, path)
 
 
 def _fmt(estimate: dict[str, Any], sep: str = " ") -> str:
@@ -120,7 +109,7 @@ def agreement_command(
     excluded = ", ".join(f"{k} {v}" for k, v in report["excluded"].items())
     console.print(f"Excluded records: {excluded}. Items with one label (1-label) drop out of every coefficient.")
     if out is not None:
-        _write_json_atomic(out, report)
+        atomic_write_json(out, report)
         console.print(f"Wrote {out}")
 
 
