@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from annotate.atomic import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from annotate.atomic import _umask, atomic_write_json, atomic_write_jsonl, atomic_write_text
 
 
 def test_failed_jsonl_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
@@ -26,4 +26,5 @@ def test_text_and_json_land_whole_with_plain_permissions(tmp_path):
     atomic_write_json(tmp_path / "d.json", {"k": "ü"})
     assert (tmp_path / "sub" / "t.txt").read_text(encoding="utf-8") == "héllo"
     assert json.loads((tmp_path / "d.json").read_text(encoding="utf-8")) == {"k": "ü"}
-    assert (tmp_path / "d.json").stat().st_mode & 0o044 == 0o044  # not mkstemp's 0600 (umask 022 here)
+    # the permissions a plain open() gives, not mkstemp's 0600
+    assert (tmp_path / "d.json").stat().st_mode & 0o777 == 0o666 & ~_umask()
