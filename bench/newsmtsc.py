@@ -53,7 +53,6 @@ def peak_rss_mib() -> float:
 def run_one(model_name: str, data: Path, *, limit: int, epochs: int | None, lr: float | None,
             batch_size: int | None, threads: int | None = None, max_steps: int = 0, base_model: str | None, save: str | None, out_dir: Path) -> dict:
     import datasets
-    import numpy as np
 
     from annotate.newsmtsc import load_newsmtsc
     from models.calibration import calibrate

@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         paths["onnx-fp32"] = (onnx_forward(onnx_path, ns.threads), True)
         paths["onnx-int8"] = (onnx_forward(quantize_onnx(onnx_path), ns.threads), True)
         paths["onnx-int8pc"] = (onnx_forward(quantize_onnx(onnx_path, per_channel=True), ns.threads), True)
-    except Exception as exc:  # report what did not work instead of failing the benchmark
+    except Exception as exc:  # noqa: BLE001  (report what did not work instead of failing the benchmark)
         notes["onnx"] = f"{type(exc).__name__}: {exc}"[:300]
 
     results = {}

@@ -19,8 +19,9 @@ import json
 import os
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -98,7 +99,7 @@ class StanceClassifier(ABC):
     # -- to implement -------------------------------------------------------------------
     @abstractmethod
     def fit(self, X: Sequence[StanceInput], y: Sequence[str], *, X_val: Sequence[StanceInput] | None = None,
-            y_val: Sequence[str] | None = None) -> "StanceClassifier":
+            y_val: Sequence[str] | None = None) -> StanceClassifier:
         """Train on pairs ``X`` with label names ``y``; returns ``self``."""
 
     @abstractmethod
@@ -111,7 +112,7 @@ class StanceClassifier(ABC):
 
     @classmethod
     @abstractmethod
-    def load(cls, directory: str | Path) -> "StanceClassifier":
+    def load(cls, directory: str | Path) -> StanceClassifier:
         """Read a directory written by :meth:`save`; :class:`ModelLoadError` when unusable."""
 
     # -- shared -------------------------------------------------------------------------

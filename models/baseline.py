@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -77,7 +77,7 @@ class BaselineStanceClassifier(StanceClassifier):
         return {"C": self.C, "ngram_max": self.ngram_max, "min_df": self.min_df, "max_iter": self.max_iter}
 
     def fit(self, X: Sequence[StanceInput], y: Sequence[str], *, X_val: Sequence[StanceInput] | None = None,
-            y_val: Sequence[str] | None = None) -> "BaselineStanceClassifier":
+            y_val: Sequence[str] | None = None) -> BaselineStanceClassifier:
         """Fit on all of ``X``; validation data is not needed (kept for the shared interface)."""
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
@@ -143,7 +143,7 @@ class BaselineStanceClassifier(StanceClassifier):
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path) -> "BaselineStanceClassifier":
+    def load(cls, directory: str | Path) -> BaselineStanceClassifier:
         import skops.io as sio
 
         directory = Path(directory)

@@ -6,7 +6,7 @@ probabilities honest. The fitted T is stored in the model's ``slant_model.json``
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from models.base import StanceClassifier, softmax
 from models.inputs import from_dataset
-from models.metrics import classification_report, expected_calibration_error, negative_log_likelihood
+from models.metrics import (
+    classification_report,
+    expected_calibration_error,
+    negative_log_likelihood,
+)
 
 
 def evaluate_model(model: StanceClassifier, split: Any, *, validation: Any = None) -> dict[str, Any]:
@@ -68,5 +70,3 @@ def per_class_table(report: dict[str, Any]) -> list[tuple[str, float, float, flo
     """(label, precision, recall, f1, support) rows, for printing."""
     return [(label, v["precision"], v["recall"], v["f1"], v["support"]) for label, v in report["per_class"].items()]
 
-
-__all__ = ["evaluate", "evaluate_model", "per_class_table", "np"]

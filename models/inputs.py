@@ -12,8 +12,9 @@ identical inputs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from annotate.labels import ENGAGEMENT_TARGET
 from annotate.schema import SentenceRecord
@@ -55,7 +56,7 @@ def mark_target(text: str, spans: Iterable[tuple[int, int]]) -> str:
     overlap would nest markers), so the result is always well formed.
     """
     clean: list[tuple[int, int]] = []
-    for start, end in sorted(set((int(s), int(e)) for s, e in spans)):
+    for start, end in sorted({(int(s), int(e)) for s, e in spans}):
         if not 0 <= start < end <= len(text):
             continue
         if clean and start < clean[-1][1]:

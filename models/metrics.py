@@ -6,7 +6,7 @@ Every function takes keyword-only options and states its edge cases.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -135,7 +135,7 @@ def classification_report(
     k = len(labels)
     scores = per_class_scores(y_true, y_pred, n_classes=k)
     report: dict = {
-        "n": int(len(y_true)),
+        "n": len(y_true),
         "macro_f1": macro_f1(y_true, y_pred, n_classes=k),
         "accuracy": accuracy(y_true, y_pred),
         "per_class": {

@@ -16,9 +16,9 @@ def render_model_card(meta: dict[str, Any], labels: tuple[str, ...]) -> str:
     lines = [
         f"# Slant stance classifier `{meta.get('model_version', '?')}`",
         "",
-        "Sentence + target -> stance (" + " / ".join(labels) + "). The target's mentions are wrapped in "
-        f"`{meta.get('input_format', {}).get('mark_start', '')}` ... `{meta.get('input_format', {}).get('mark_end', '')}` "
-        "and the target is given as the second segment.",
+        ("Sentence + target -> stance (" + " / ".join(labels) + "). The target's mentions are wrapped in "
+         f"`{meta.get('input_format', {}).get('mark_start', '')}` ... `{meta.get('input_format', {}).get('mark_end', '')}` "
+         "and the target is given as the second segment."),
         "",
         f"- Base model: `{meta.get('base_model', '?')}`",
         f"- Trained: {meta.get('trained_at', '?')}",
@@ -34,8 +34,8 @@ def render_model_card(meta: dict[str, Any], labels: tuple[str, ...]) -> str:
         lines.append(f"- {name}: macro-F1 {metrics.get('macro_f1', float('nan')):.4f}, "
                      f"accuracy {metrics.get('accuracy', float('nan')):.4f}")
     lines += ["", "## Training arguments", "", "```json", json.dumps(args, indent=2), "```", "",
-              "Load with `models.registry.load_model(DIR)`; files: `model.safetensors`, tokenizer files, "
-              "`labels.json` (checked against `label_config.xml` on load), `slant_model.json`.", ""]
+              ("Load with `models.registry.load_model(DIR)`; files: `model.safetensors`, tokenizer files, "
+               "`labels.json` (checked against `label_config.xml` on load), `slant_model.json`."), ""]
     return "\n".join(lines)
 
 

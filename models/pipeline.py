@@ -175,7 +175,9 @@ def run_pipeline(
         done = _step(result, f"train {name}", say)
         args = None
         if name == "transformer":
-            args = TrainingArguments(**({"epochs": epochs} if epochs else {}))
+            # The seeds are small and 86% neutral: balanced class weights keep the rare stances
+            # from being swallowed (unweighted, the model predicts "neutral" everywhere).
+            args = TrainingArguments(class_weight="balanced", **({"epochs": epochs} if epochs else {}))
         fit = train(data_dir, model=name, args=args, out=work / "models" / f"seeds-{name}",
                     base_model=base_model if name == "transformer" else None,
                     pretrain=pretrain)

@@ -11,9 +11,9 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 from annotate.schema import PredictionRecord, SentenceRecord
 from models.base import StanceClassifier

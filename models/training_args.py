@@ -28,6 +28,9 @@ class TrainingArguments:
         bucket_size: batches drawn from one length-sorted pool (length bucketing keeps
             padding low while batch order stays random).
         label_smoothing: cross-entropy label smoothing.
+        class_weight: ``"balanced"`` weighs each class's loss by n / (k * count), so a rare
+            stance counts as much as the common one (small, skewed data such as the seeds,
+            86% neutral); ``"none"`` weighs every pair equally.
         max_grad_norm: gradient clipping.
         max_steps: stop after this many steps (0 = no limit; for tests and smoke runs).
         show_progress: show a tqdm progress bar.
@@ -46,15 +49,20 @@ class TrainingArguments:
     threads: int = 2
     bucket_size: int = 50
     label_smoothing: float = 0.0
+    class_weight: str = "none"
     max_grad_norm: float = 1.0
     max_steps: int = 0
     show_progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.class_weight not in ("none", "balanced"):
+            raise ValueError(f"class_weight must be 'none' or 'balanced', got {self.class_weight!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainingArguments":
+    def from_dict(cls, data: dict[str, Any]) -> TrainingArguments:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -16,15 +16,22 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from annotate.labels import load_label_set
-from models.base import META_FILE, ModelLoadError, StanceClassifier, check_labels, read_json
+from models.base import (
+    ModelLoadError,
+    StanceClassifier,
+)
 from models.inputs import MARK_END, MARK_START, StanceInput, text_pair
 from models.training_args import TrainingArguments
+
+if TYPE_CHECKING:  # pragma: no cover
+    from models.transformer_training import Encoded
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +78,7 @@ class TransformerStanceClassifier(StanceClassifier):
 
     # -- training -------------------------------------------------------------------------
     def fit(self, X: Sequence[StanceInput], y: Sequence[str], *, X_val: Sequence[StanceInput] | None = None,
-            y_val: Sequence[str] | None = None) -> "TransformerStanceClassifier":
+            y_val: Sequence[str] | None = None) -> TransformerStanceClassifier:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -116,7 +123,7 @@ class TransformerStanceClassifier(StanceClassifier):
         return self
 
     # -- inference ------------------------------------------------------------------------
-    def encode(self, X: Sequence[StanceInput], *, max_length: int | None = None) -> "Encoded":
+    def encode(self, X: Sequence[StanceInput], *, max_length: int | None = None) -> Encoded:
         """Token ids and token types (with special tokens, unpadded), truncated to ``max_length``."""
         from models.transformer_training import Encoded
 
@@ -166,7 +173,7 @@ class TransformerStanceClassifier(StanceClassifier):
             self._runner = forward
         return self._runner
 
-    def with_runtime(self, runtime: str) -> "TransformerStanceClassifier":
+    def with_runtime(self, runtime: str) -> TransformerStanceClassifier:
         """Switch the inference path (``"fp32"`` or ``"int8"``); returns ``self``."""
         if runtime not in RUNTIMES:
             raise ValueError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
@@ -186,7 +193,7 @@ class TransformerStanceClassifier(StanceClassifier):
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, *, runtime: str = "int8", threads: int | None = None) -> "TransformerStanceClassifier":
+    def load(cls, directory: str | Path, *, runtime: str = "int8", threads: int | None = None) -> TransformerStanceClassifier:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -222,7 +229,7 @@ def _check_weights(path: Path) -> None:
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as fh:
-            for key in fh.keys():
+            for key in fh.keys():  # noqa: SIM118 (safe_open is not a dict)
                 fh.get_slice(key)
             fh.metadata()
     except Exception as exc:  # safetensors raises its own error types for every kind of damage

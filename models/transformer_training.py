@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -130,7 +130,11 @@ def train_loop(model, train: Encoded, y: np.ndarray, val: tuple[Encoded, np.ndar
     ]
     optimizer = torch.optim.AdamW(groups, lr=args.learning_rate)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * total), total)
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    weight = None
+    if args.class_weight == "balanced":
+        counts = np.bincount(np.asarray(y), minlength=n_classes).astype(np.float64)
+        weight = torch.as_tensor(len(y) / (n_classes * np.maximum(counts, 1.0)), dtype=torch.float32)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=args.label_smoothing)
     labels = torch.as_tensor(y, dtype=torch.long)
     eval_points = {round(steps_per_epoch * k / max(1, args.evals_per_epoch))
                    for k in range(1, max(1, args.evals_per_epoch) + 1)}

@@ -22,7 +22,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
 @pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed (make system-deps)")
 def test_annotator_labels_one_stance_per_actor_and_the_annotation_is_exported(label_studio, project_title,
                                                                               artifacts_dir, tmp_path):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     labels = load_label_set()
     conn = label_studio.connection()
@@ -54,7 +54,8 @@ def test_annotator_labels_one_stance_per_actor_and_the_annotation_is_exported(la
             stance_rows = {value: choices(value.capitalize()) for value in labels.stance}
             choices("Supports engagement").wait_for(timeout=30_000)  # the last control: all rendered
             for value, locator in stance_rows.items():
-                assert locator.count() == len(actors), f"{locator.count()} {value!r} choices for {len(actors)} actors"
+                # The Repeater's rows can render after the engagement block: wait for the count.
+                expect(locator).to_have_count(len(actors), timeout=30_000)
             page.screenshot(path=str(artifacts_dir / "labelstudio-task-opened.png"), full_page=True)
             for actor in actors:  # each row is headed by the registry's display name
                 name = default_actor_name(actor)

@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from annotate.labels import ENGAGEMENT_TARGET, load_label_set  # noqa: E402
-from annotate.schema import Mention, SentenceRecord  # noqa: E402
-from models.cli import app  # noqa: E402
-from models.testing import tiny_bert, toy_dataset  # noqa: E402
+from annotate.labels import ENGAGEMENT_TARGET, load_label_set
+from annotate.schema import Mention, SentenceRecord
+from models.cli import app
+from models.testing import tiny_bert, toy_dataset
 
 runner = CliRunner()
 

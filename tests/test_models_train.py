@@ -8,10 +8,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from models.registry import load_model  # noqa: E402
-from models.testing import tiny_bert, toy_dataset  # noqa: E402
-from models.train import train  # noqa: E402
-from models.training_args import TrainingArguments  # noqa: E402
+from models.registry import load_model
+from models.testing import tiny_bert, toy_dataset
+from models.train import train
+from models.training_args import TrainingArguments
 
 
 def test_baseline_train_with_pretrain_fits_both_datasets(tmp_path):

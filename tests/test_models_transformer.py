@@ -10,12 +10,12 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from models.base import LABELS_FILE, ModelLoadError  # noqa: E402
-from models.inputs import from_dataset  # noqa: E402
-from models.registry import load_model  # noqa: E402
-from models.testing import tiny_bert, toy_dataset  # noqa: E402
-from models.training_args import TrainingArguments  # noqa: E402
-from models.transformer import TransformerStanceClassifier  # noqa: E402
+from models.base import LABELS_FILE, ModelLoadError
+from models.inputs import from_dataset
+from models.registry import load_model
+from models.testing import tiny_bert, toy_dataset
+from models.training_args import TrainingArguments
+from models.transformer import TransformerStanceClassifier
 
 FAST = TrainingArguments(learning_rate=3e-3, epochs=12, batch_size=16, warmup_ratio=0.0, patience=100,
                          evals_per_epoch=1, threads=2, show_progress=False)
@@ -120,3 +120,20 @@ def test_real_minilm_fine_tunes_a_few_steps(tmp_path, data):
     loaded = load_model(tmp_path / "minilm", runtime="fp32")
     np.testing.assert_allclose(loaded.predict_proba(X_test), model.with_runtime("fp32").predict_proba(X_test),
                                atol=1e-5)
+
+
+def test_balanced_class_weight_learns_a_skewed_set_and_bad_values_are_refused(tmp_path, data):
+    with pytest.raises(ValueError, match="class_weight must be"):
+        TrainingArguments(class_weight="heavy")
+    X, y = from_dataset(data["train"])
+    y = np.asarray(y)
+    # Keep every pair of the first class but only a few of the others: a skewed set like the seeds.
+    common, *rare = sorted(set(y.tolist()))
+    keep = np.concatenate([np.flatnonzero(y == common)] + [np.flatnonzero(y == c)[:4] for c in rare])
+    X_skewed, y_skewed = [X[i] for i in keep], y[keep]
+    args = TrainingArguments(**{**FAST.to_dict(), "class_weight": "balanced"})
+    model = TransformerStanceClassifier(base_model=tiny_bert(tmp_path / "tiny"), args=args).fit(X_skewed, y_skewed)
+    X_test, y_test = from_dataset(data["test"])
+    predicted = model.with_runtime("fp32").predict(X_test)
+    # Rare classes are still predicted: the loss did not let the common class swallow them.
+    assert len(set(np.asarray(predicted).tolist())) >= 2, predicted

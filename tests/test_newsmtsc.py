@@ -13,7 +13,10 @@ from annotate.dataset_features import stance_features
 from annotate.labels import load_label_set
 from annotate.newsmtsc import NEWSMTSC_SPLITS, NewsMTSCError, article_id_from_gid, load_newsmtsc
 
-SHARED = Path("/work/shared/data/newsmtsc")
+# shared/ sits beside the checkout (as in CI); /work/shared is where developers have it.
+SHARED = next((p for p in (Path(__file__).resolve().parents[2] / "shared" / "data" / "newsmtsc",
+                           Path("/work/shared/data/newsmtsc")) if p.is_dir()),
+              Path("/work/shared/data/newsmtsc"))
 STANCE = load_label_set().stance
 
 

@@ -6,9 +6,7 @@ Thin wrappers over :mod:`models.train`, :mod:`models.evaluate`, :mod:`models.pre
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -43,11 +41,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 def _training_args(**overrides):
     from models.training_args import TrainingArguments
 
-    args = TrainingArguments()
-    for key, value in overrides.items():
-        if value is not None:
-            setattr(args, key, value)
-    return args
+    try:  # the constructor validates the values
+        return TrainingArguments(**{key: value for key, value in overrides.items() if value is not None})
+    except ValueError as exc:
+        _fail(str(exc))
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -61,16 +58,18 @@ def train_command(
     dataset: Path = typer.Argument(..., help="A `slant dataset` folder (or NewsMTSC data) with train/validation/test."),
     out: Path = typer.Option(..., "--out", "-o", help="Directory to save the trained model in."),
     model: str = typer.Option("transformer", "--model", "-m", help="transformer | baseline"),
-    pretrain: Optional[Path] = typer.Option(None, "--pretrain", help="Train on this dataset first (e.g. NewsMTSC)."),
-    base_model: Optional[Path] = typer.Option(None, "--base-model", help="Local HF checkpoint (default: packaged MiniLM)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs"),
-    learning_rate: Optional[float] = typer.Option(None, "--lr"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size"),
-    max_length: Optional[int] = typer.Option(None, "--max-length"),
-    patience: Optional[int] = typer.Option(None, "--patience"),
-    seed: Optional[int] = typer.Option(None, "--seed"),
-    threads: Optional[int] = typer.Option(None, "--threads"),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after N steps (smoke runs)."),
+    pretrain: Path | None = typer.Option(None, "--pretrain", help="Train on this dataset first (e.g. NewsMTSC)."),
+    base_model: Path | None = typer.Option(None, "--base-model", help="Local HF checkpoint (default: packaged MiniLM)."),
+    epochs: int | None = typer.Option(None, "--epochs"),
+    learning_rate: float | None = typer.Option(None, "--lr"),
+    batch_size: int | None = typer.Option(None, "--batch-size"),
+    max_length: int | None = typer.Option(None, "--max-length"),
+    patience: int | None = typer.Option(None, "--patience"),
+    seed: int | None = typer.Option(None, "--seed"),
+    threads: int | None = typer.Option(None, "--threads"),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after N steps (smoke runs)."),
+    class_weight: str | None = typer.Option(None, "--class-weight",
+                                            help="none | balanced (weigh rare stances up; for small skewed data)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a stance classifier, calibrate it on validation, score it on test, save it."""
@@ -78,7 +77,7 @@ def train_command(
 
     args = _training_args(epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, max_length=max_length,
                           patience=patience, seed=seed, threads=threads, max_steps=max_steps,
-                          show_progress=False if quiet else None)
+                          class_weight=class_weight, show_progress=False if quiet else None)
     try:
         result = train(dataset, model=model, args=args, pretrain=pretrain, out=out,
                        base_model=str(base_model) if base_model else None)
@@ -98,10 +97,10 @@ def evaluate_command(
     dataset: Path = typer.Argument(..., help="A `slant dataset` folder (or NewsMTSC data)."),
     model: Path = typer.Option(..., "--model", "-m", help="Saved model directory."),
     split: str = typer.Option("test", "--split"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the full report as JSON here."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the full report as JSON here."),
     refit_temperature: bool = typer.Option(False, "--refit-temperature",
                                            help="Also fit a temperature on this dataset's validation split."),
-    runtime: Optional[str] = typer.Option(None, "--runtime", help="Transformer inference: int8 (default) | fp32."),
+    runtime: str | None = typer.Option(None, "--runtime", help="Transformer inference: int8 (default) | fp32."),
 ) -> None:
     """Macro-F1, per-class P/R/F1, per-target F1, confusion matrix and calibration (ECE)."""
     from rich.console import Console
@@ -163,10 +162,10 @@ def predict_command(
 def crossval_command(
     dataset: Path = typer.Argument(..., help="A `slant dataset` folder; all splits are pooled."),
     model: str = typer.Option("baseline", "--model", "-m", help="baseline | transformer"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write per-fold results as JSON here."),
-    epochs: Optional[int] = typer.Option(None, "--epochs"),
-    base_model: Optional[Path] = typer.Option(None, "--base-model"),
-    threads: Optional[int] = typer.Option(None, "--threads"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write per-fold results as JSON here."),
+    epochs: int | None = typer.Option(None, "--epochs"),
+    base_model: Path | None = typer.Option(None, "--base-model"),
+    threads: int | None = typer.Option(None, "--threads"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Leave-one-article-out cross-validation: mean and per-fold macro-F1."""
