@@ -16,8 +16,6 @@ training provenance and metrics), beside the model's own weights.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from annotate.atomic import atomic_write_json
 from annotate.labels import load_label_set
 from models.inputs import StanceInput
 
@@ -42,20 +41,6 @@ def softmax(logits: np.ndarray, *, temperature: float = 1.0) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` through a temp file + ``os.replace`` (never a half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_json(path: Path, *, what: str) -> Any:
@@ -152,10 +137,10 @@ class StanceClassifier(ABC):
         return out
 
     def _write_common(self, directory: Path) -> None:
-        write_json_atomic(directory / LABELS_FILE, list(self.classes_))
+        atomic_write_json(directory / LABELS_FILE, list(self.classes_))
         meta = dict(self.metadata_)
         meta.update(kind=self.kind, temperature=float(self.temperature_))
-        write_json_atomic(directory / META_FILE, meta)
+        atomic_write_json(directory / META_FILE, meta)
 
     def _read_common(self, directory: Path) -> None:
         self.classes_ = check_labels(directory)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from annotate.atomic import atomic_write_jsonl
 from annotate.schema import PredictionRecord, SentenceRecord
 from models.base import StanceClassifier
 from models.inputs import StanceInput, from_sentence
@@ -74,20 +73,6 @@ def predict_records(model: StanceClassifier, items: Sequence[StanceInput], *, ba
     return records
 
 
-def write_jsonl_atomic(path: str | Path, records: Iterable[dict]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for record in records:
-                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def predict(sentences: str | Path, *, model: str | Path | StanceClassifier, out: str | Path,
             runtime: str | None = None, batch_size: int = 1024, progress: bool = True) -> PredictSummary:
     """Predict every (sentence, target) pair of ``sentences`` and write ``out``.
@@ -109,6 +94,6 @@ def predict(sentences: str | Path, *, model: str | Path | StanceClassifier, out:
         items.extend(from_sentence(record))
     records = predict_records(clf, items, batch_size=batch_size, progress=progress)
     summary.pairs = len(records)
-    write_jsonl_atomic(out, (r.to_dict() for r in records))
+    atomic_write_jsonl(out, records)
     summary.out = Path(out)
     return summary

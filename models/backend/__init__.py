@@ -11,7 +11,6 @@ the same server on a thread (tests, notebooks) and stops it on exit.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from pathlib import Path

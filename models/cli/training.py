@@ -48,9 +48,9 @@ def _training_args(**overrides):
 
 
 def _write_json(path: Path, data: dict) -> None:
-    from models.base import write_json_atomic
+    from annotate.atomic import atomic_write_json
 
-    write_json_atomic(path, data)
+    atomic_write_json(path, data)
 
 
 @app.command("train")
