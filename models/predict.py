@@ -7,14 +7,13 @@ and skipped; the rest is still predicted. The output is written atomically.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotate.atomic import atomic_write_jsonl
-from annotate.schema import PredictionRecord, SentenceRecord
+from annotate.schema import PredictionRecord
 from models.base import StanceClassifier
 from models.inputs import StanceInput, from_sentence
 
@@ -30,26 +29,6 @@ class PredictSummary:
     errors: list[str] = field(default_factory=list)
     out: Path | None = None
     model_version: str = ""
-
-
-def read_sentences(path: str | Path, errors: list[str] | None = None) -> Iterator[SentenceRecord]:
-    """SentenceRecords from a JSON Lines file; bad lines go to ``errors`` (``file:line: why``)."""
-    path = Path(path)
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise FileNotFoundError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    with handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield SentenceRecord.from_dict(json.loads(line))
-            except (json.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
-                message = f"{path}:{line_no}: not a sentence record: {exc}"
-                log.warning(message)
-                if errors is not None:
-                    errors.append(message)
 
 
 def predict_records(model: StanceClassifier, items: Sequence[StanceInput], *, batch_size: int = 256,
@@ -82,6 +61,7 @@ def predict(sentences: str | Path, *, model: str | Path | StanceClassifier, out:
         runtime: transformer inference path (``"int8"`` default, ``"fp32"`` to force full precision).
         batch_size: pairs handed to the model at once (it length-sorts them internally).
     """
+    from models.preannotate import read_sentences
     from models.registry import load_model
 
     clf = model if isinstance(model, StanceClassifier) else load_model(model, **({"runtime": runtime} if runtime else {}))
@@ -89,7 +69,11 @@ def predict(sentences: str | Path, *, model: str | Path | StanceClassifier, out:
         clf.with_runtime(runtime)
     summary = PredictSummary(model_version=clf.model_version)
     items: list[StanceInput] = []
-    for record in read_sentences(sentences, summary.errors):
+    # The same tolerant reader as pre-annotation: bad lines are reported, the rest predicted.
+    sentence_records, summary.errors = read_sentences(sentences)
+    for message in summary.errors:
+        log.warning(message)
+    for record in sentence_records:
         summary.sentences += 1
         items.extend(from_sentence(record))
     records = predict_records(clf, items, batch_size=batch_size, progress=progress)

@@ -23,12 +23,13 @@ def _fail(message: str, code: int = 2) -> None:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from annotate.labels import LabelConfigError
+    from annotate.labelstudio.records import RecordFileError
     from models.base import ModelLoadError
     from models.data import DatasetLoadError
     from models.registry import UnknownModelError
 
     errors: list[type[BaseException]] = [ModelLoadError, DatasetLoadError, UnknownModelError, LabelConfigError,
-                                         FileNotFoundError]
+                                         FileNotFoundError, RecordFileError]
     try:
         from annotate.newsmtsc import NewsMTSCError
 
