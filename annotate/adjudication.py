@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from annotate.atomic import atomic_write_text
+from annotate.jsonl import read_jsonl
 from annotate.labels import (
     ENGAGEMENT_CONTROL,
     ENGAGEMENT_TARGET,
@@ -247,18 +248,8 @@ def write_adjudicated(labels: Iterable[AdjudicatedLabel], path: str | Path) -> P
 
 
 def read_adjudicated(path: str | Path) -> list[AdjudicatedLabel]:
-    """Read ``adjudicated.jsonl``; ``ValueError`` naming the file and line on a bad line."""
-    path = Path(path)
-    labels = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                labels.append(AdjudicatedLabel.from_dict(json.loads(line)))
-            except (json.JSONDecodeError, TypeError, KeyError) as exc:
-                raise ValueError(f"{path}:{line_no}: not an adjudicated label: {exc}") from None
-    return labels
+    """Read ``adjudicated.jsonl``; ``ValueError`` naming the file (and line) if it is missing or bad."""
+    return read_jsonl(path, AdjudicatedLabel.from_dict, error=ValueError, bad_record="not an adjudicated label")
 
 
 # ----------------------------------------------------------------------------- review round trip

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from annotate.adjudication import AdjudicatedLabel, adjudicate
 from annotate.dataset_features import FEATURE_NAMES, stance_features
+from annotate.jsonl import read_jsonl
 from annotate.labels import ENGAGEMENT_TARGET, load_label_set
 from annotate.schema import AnnotationRecord, Mention, SentenceRecord
 
@@ -61,26 +62,9 @@ def read_annotations(paths: Sequence[str | Path], *, errors: list[str] | None = 
         AnnotationFileError: a file is missing or not UTF-8, or (``errors is None``) a line is bad.
     """
     records: list[AnnotationRecord] = []
-    for path in map(Path, paths):
-        if not path.is_file():
-            raise AnnotationFileError(f"{path}: no such file")
-        try:
-            with path.open(encoding="utf-8") as handle:
-                for line_no, line in enumerate(handle, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        data = json.loads(line)
-                        if not isinstance(data, dict):
-                            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-                        records.append(AnnotationRecord.from_dict(data))
-                    except (ValueError, TypeError, KeyError) as exc:
-                        message = f"{path}:{line_no}: not an annotation record: {exc}"
-                        if errors is None:
-                            raise AnnotationFileError(message) from None
-                        errors.append(message)
-        except UnicodeDecodeError as exc:
-            raise AnnotationFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    for path in paths:
+        records += read_jsonl(path, AnnotationRecord.from_dict, errors=errors, error=AnnotationFileError,
+                              bad_record="not an annotation record")
     return records
 
 

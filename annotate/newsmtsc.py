@@ -21,7 +21,7 @@ Provenance notes:
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
 import math
 import re
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from annotate.dataset_features import FEATURE_NAMES, stance_features
+from annotate.jsonl import iter_jsonl
 from annotate.labels import load_label_set
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,10 +69,8 @@ def article_id_from_gid(gid: str) -> str:
     return match.group("article")
 
 
-def _rows_from_line(obj: Any, *, stance: tuple[str, ...], further_mentions: bool) -> list[dict[str, Any]]:
-    """Rows for one parsed line; raises ``ValueError`` saying what is wrong."""
-    if not isinstance(obj, dict):
-        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+def _rows_from_line(obj: dict[str, Any], *, stance: tuple[str, ...], further_mentions: bool) -> list[dict[str, Any]]:
+    """Rows for one parsed line (a JSON object); raises ``ValueError`` saying what is wrong."""
     for key in ("primary_gid", "sentence_normalized", "targets"):
         if key not in obj:
             raise ValueError(f"missing key {key!r}")
@@ -122,28 +121,15 @@ def iter_newsmtsc_rows(file: str | Path, *, further_mentions: bool = False) -> I
     """Yield one row dict per target of a NewsMTSC ``.jsonl`` file (label as a class name).
 
     Raises :class:`NewsMTSCError` naming the file and the 1-based line on a malformed line.
-    Blank lines are skipped.
+    Blank lines are skipped (edge cases: :mod:`annotate.jsonl`).
     """
     file = Path(file)
     stance = load_label_set().stance
     if len(stance) != 3:
         raise NewsMTSCError(f"NewsMTSC has 3 polarities but label_config.xml defines {len(stance)} stances: {stance}")
-    try:
-        handle = file.open(encoding="utf-8")
-    except OSError as exc:
-        raise NewsMTSCError(f"{file}: cannot read: {exc.strerror or exc}") from None
-    with handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise NewsMTSCError(f"{file}:{line_no}: not valid JSON: {exc.msg} (column {exc.colno})") from None
-            try:
-                yield from _rows_from_line(obj, stance=stance, further_mentions=further_mentions)
-            except ValueError as exc:
-                raise NewsMTSCError(f"{file}:{line_no}: {exc}") from None
+    parse = functools.partial(_rows_from_line, stance=stance, further_mentions=further_mentions)
+    for _, rows in iter_jsonl(file, parse, error=NewsMTSCError):
+        yield from rows
 
 
 def load_newsmtsc_file(file: str | Path, *, further_mentions: bool = False) -> "datasets.Dataset":

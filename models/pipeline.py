@@ -195,11 +195,11 @@ def run_pipeline(
     summary = predict(sentences_path, model=trained[model].model, out=predictions_path)
     pre = {}
     if conn is not None:
+        from annotate.jsonl import read_jsonl
         from annotate.labelstudio.push import push_predictions
         from annotate.schema import PredictionRecord
 
-        with predictions_path.open(encoding="utf-8") as handle:
-            prediction_records = [PredictionRecord.from_dict(json.loads(line)) for line in handle if line.strip()]
+        prediction_records = read_jsonl(predictions_path, PredictionRecord.from_dict)
         pushed = push_predictions(conn, prediction_records, project=project)
         pre = {"predictions_added": pushed.predictions_added, "predictions_already_there": pushed.predictions_skipped}
     done(pairs=summary.pairs, model_version=summary.model_version, out=str(predictions_path), **pre)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from annotate import jsonl
 from annotate.atomic import atomic_write_jsonl
 from annotate.schema import AnnotationRecord, PredictionRecord, SentenceRecord
 
@@ -31,25 +32,13 @@ class ReadResult(Generic[T]):
 
 
 def read_jsonl(path: str | Path, factory: Callable[[dict[str, Any]], T]) -> ReadResult[T]:
-    """Read ``path`` line by line with ``factory`` (e.g. ``SentenceRecord.from_dict``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise RecordFileError(f"{path}: no such file")
+    """Read ``path`` line by line with ``factory`` (e.g. ``SentenceRecord.from_dict``).
+
+    Tolerant: each bad line is one error ``"<file>:<line>: ..."``; a missing or non-UTF-8
+    file raises :class:`RecordFileError` (edge cases: :mod:`annotate.jsonl`).
+    """
     result: ReadResult[T] = ReadResult()
-    with open(path, encoding="utf-8", errors="strict") as handle:
-        try:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    data = json.loads(line)
-                    if not isinstance(data, dict):
-                        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-                    result.records.append(factory(data))
-                except (ValueError, TypeError, KeyError) as exc:
-                    result.errors.append(f"{path}:{number}: {exc}")
-        except UnicodeDecodeError as exc:
-            raise RecordFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    result.records = jsonl.read_jsonl(path, factory, errors=result.errors, error=RecordFileError)
     return result
 
 

@@ -7,12 +7,12 @@ record, raises :class:`ReportInputError`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import TypeVar
 
+from annotate import jsonl
 from annotate.report.scoring import expected_stance
 from annotate.schema import AnnotationRecord, PredictionRecord, SentenceRecord
 
@@ -30,31 +30,15 @@ def read_jsonl(path: str | Path, parse: Callable[[dict], T], *, what: str) -> tu
     """Parse every line of ``path`` with ``parse``; returns ``(records, problems)``.
 
     Blank lines are ignored. ``parse`` raises (TypeError, ValueError, KeyError) on a bad
-    record; the message is kept in the problem.
+    record; the message is kept in the problem. Edge cases: :mod:`annotate.jsonl`.
     """
     path = Path(path)
     if not path.is_file():
         raise ReportInputError(f"{path}: {what} file not found")
-    records: list[T] = []
     problems: list[str] = []
-    n_lines = 0
-    with path.open("r", encoding="utf-8", errors="strict") as handle:
-        try:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                n_lines += 1
-                try:
-                    data = json.loads(line)
-                    if not isinstance(data, dict):
-                        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-                    records.append(parse(data))
-                except json.JSONDecodeError as exc:
-                    problems.append(f"{path}:{number}: not valid JSON ({exc.msg})")
-                except (TypeError, ValueError, KeyError) as exc:
-                    problems.append(f"{path}:{number}: not a valid {what} record: {exc}")
-        except UnicodeDecodeError as exc:
-            raise ReportInputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    records = jsonl.read_jsonl(path, parse, errors=problems, error=ReportInputError,
+                               bad_record=f"not a valid {what} record")
+    n_lines = len(records) + len(problems)  # each non-blank line is one or the other
     if n_lines and not records:
         listed = "; ".join(problems[:_MAX_LISTED])
         more = f" ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
