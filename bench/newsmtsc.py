@@ -51,7 +51,8 @@ def peak_rss_mib() -> float:
 
 
 def run_one(model_name: str, data: Path, *, limit: int, epochs: int | None, lr: float | None,
-            batch_size: int | None, threads: int | None = None, max_steps: int = 0, base_model: str | None, save: str | None, out_dir: Path) -> dict:
+            batch_size: int | None, threads: int | None = None, max_steps: int = 0, pooling: str | None = None,
+            seed: int | None = None, base_model: str | None, save: str | None, out_dir: Path) -> dict:
     import datasets
 
     from annotate.newsmtsc import load_newsmtsc
@@ -71,7 +72,8 @@ def run_one(model_name: str, data: Path, *, limit: int, epochs: int | None, lr: 
     if model_name == "transformer":
         args = TrainingArguments()
         for key, value in (("epochs", epochs), ("learning_rate", lr), ("batch_size", batch_size),
-                           ("threads", threads), ("max_steps", max_steps or None)):
+                           ("threads", threads), ("max_steps", max_steps or None), ("pooling", pooling),
+                           ("seed", seed)):
             if value is not None:
                 setattr(args, key, value)
         options = {"args": args, "base_model": base_model}
@@ -140,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--threads", type=int, help="torch threads (default: TrainingArguments.threads)")
+    parser.add_argument("--pooling", choices=["cls", "mean", "mean+target"],
+                        help="classification head input (default: TrainingArguments.pooling)")
+    parser.add_argument("--seed", type=int, help="training seed (default: TrainingArguments.seed)")
     parser.add_argument("--max-steps", type=int, default=0, help="stop after N optimiser steps (smoke runs)")
     parser.add_argument("--base-model", help="local HF checkpoint dir (default: packaged MiniLM)")
     parser.add_argument("--save", help="save the transformer here (e.g. work/models/newsmtsc-minilm)")
@@ -155,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                    "--limit", str(ns.limit)]
             for flag, value in (("--epochs", ns.epochs), ("--lr", ns.lr), ("--batch-size", ns.batch_size),
                                 ("--threads", ns.threads), ("--max-steps", ns.max_steps or None),
+                                ("--pooling", ns.pooling), ("--seed", ns.seed),
                                 ("--base-model", ns.base_model), ("--save", ns.save)):
                 if value is not None and (name == "transformer" or flag not in ("--save",)):
                     cmd += [flag, str(value)]
@@ -162,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(json.loads((ns.out / f"newsmtsc-{name}.json").read_text()))
     else:
         results = [run_one(ns.model, ns.data, limit=ns.limit, epochs=ns.epochs, lr=ns.lr, batch_size=ns.batch_size,
-                           threads=ns.threads, max_steps=ns.max_steps,
+                           threads=ns.threads, max_steps=ns.max_steps, pooling=ns.pooling, seed=ns.seed,
                            base_model=ns.base_model, save=ns.save if ns.model == "transformer" else None,
                            out_dir=ns.out)]
     print_table(results)

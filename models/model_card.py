@@ -21,11 +21,15 @@ def render_model_card(meta: dict[str, Any], labels: tuple[str, ...]) -> str:
          "and the target is given as the second segment."),
         "",
         f"- Base model: `{meta.get('base_model', '?')}`",
+        f"- Classification head reads: `{meta.get('pooling', 'cls')}` pooling",
         f"- Trained: {meta.get('trained_at', '?')}",
         f"- Training data: {data}",
         f"- Training pairs: {meta.get('n_train', '?')}, validation pairs: {meta.get('n_validation', '?')}",
         f"- Temperature (calibration on validation): {meta.get('temperature', 1.0):.3f}",
     ]
+    if meta.get("averaged_from"):
+        lines.append("- Weight average of: " + ", ".join(f"`{a['model_version']}` (seed {a.get('seed')})"
+                                                         for a in meta["averaged_from"]))
     if meta.get("pretrained_on"):
         lines.append(f"- First trained on: {meta['pretrained_on']}")
     if best:

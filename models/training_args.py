@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from models.pooled_classifier import POOLINGS
+
 
 @dataclass
 class TrainingArguments:
@@ -31,6 +33,12 @@ class TrainingArguments:
         class_weight: ``"balanced"`` weighs each class's loss by n / (k * count), so a rare
             stance counts as much as the common one (small, skewed data such as the seeds,
             86% neutral); ``"none"`` weighs every pair equally.
+        pooling: what the classification head reads (``models.pooled_classifier``):
+            ``"cls"``, the checkpoint's own ``[CLS]`` head; ``"mean"``, the mean of all
+            token vectors (how all-MiniLM-L6-v2 was trained to encode sentences); or
+            ``"mean+target"`` (default), that mean next to the mean of the marked target's
+            tokens: on NewsMTSC's multi-target test set it scored 74.5 +- 0.3 macro-F1
+            over 3 seeds against 72.7 for ``"cls"`` (``docs/benchmarks.md``).
         max_grad_norm: gradient clipping.
         max_steps: stop after this many steps (0 = no limit; for tests and smoke runs).
         show_progress: show a tqdm progress bar.
@@ -50,6 +58,7 @@ class TrainingArguments:
     bucket_size: int = 50
     label_smoothing: float = 0.0
     class_weight: str = "none"
+    pooling: str = "mean+target"
     max_grad_norm: float = 1.0
     max_steps: int = 0
     show_progress: bool = True
@@ -57,6 +66,8 @@ class TrainingArguments:
     def __post_init__(self) -> None:
         if self.class_weight not in ("none", "balanced"):
             raise ValueError(f"class_weight must be 'none' or 'balanced', got {self.class_weight!r}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}; got {self.pooling!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

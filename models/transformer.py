@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 WEIGHTS_FILE = "model.safetensors"
 #: Inference paths ``logits`` can run (see ``bench/throughput.py`` for their speed and F1).
 RUNTIMES = ("fp32", "int8")
+#: Pairs per forward pass when predicting: 64 measured faster than 128 with two workers
+#: (196 against 164 pairs/s on 2 cores, ``bench/throughput.py``).
+INFERENCE_BATCH_SIZE = 64
 
 
 def default_base_model() -> str:
@@ -66,15 +69,18 @@ class TransformerStanceClassifier(StanceClassifier):
         args: :class:`TrainingArguments`; defaults when ``None``.
         runtime: inference path, ``"int8"`` (dynamic int8 quantized linear layers; the
             default, see ``docs/benchmarks.md``) or ``"fp32"``.
+        workers: batches predicted at once on threads of one torch thread each;
+            ``None`` = one per torch thread (the fastest setting measured on 2 cores).
     """
 
     kind = "transformer"
 
     def __init__(self, base_model: str | Path | None = None, args: TrainingArguments | None = None,
-                 *, runtime: str = "int8") -> None:
+                 *, runtime: str = "int8", workers: int | None = None) -> None:
         self.base_model = base_model
         self.args = args
         self.runtime = runtime
+        self.workers = workers
 
     # -- training -------------------------------------------------------------------------
     def fit(self, X: Sequence[StanceInput], y: Sequence[str], *, X_val: Sequence[StanceInput] | None = None,
@@ -94,13 +100,20 @@ class TransformerStanceClassifier(StanceClassifier):
         self.classes_ = load_label_set().stance
         base = str(self.base_model or default_base_model())
         self.tokenizer_ = AutoTokenizer.from_pretrained(base)
-        self.model_ = AutoModelForSequenceClassification.from_pretrained(
-            base,
-            num_labels=len(self.classes_),
-            id2label=dict(enumerate(self.classes_)),
-            label2id={c: i for i, c in enumerate(self.classes_)},
-            ignore_mismatched_sizes=True,  # a checkpoint with another head size gets a fresh head
-        )
+        self.pooling_ = args.pooling
+        if args.pooling == "cls":
+            self.model_ = AutoModelForSequenceClassification.from_pretrained(
+                base,
+                num_labels=len(self.classes_),
+                id2label=dict(enumerate(self.classes_)),
+                label2id={c: i for i, c in enumerate(self.classes_)},
+                ignore_mismatched_sizes=True,  # a checkpoint with another head size gets a fresh head
+            )
+        else:
+            from models import pooled_classifier
+
+            self.model_ = pooled_classifier.build(base, pooling=args.pooling, n_labels=len(self.classes_),
+                                                  id2label=dict(enumerate(self.classes_)))
         self._runner = None
         y_idx = self.label_indices(y)
         val = None
@@ -119,6 +132,7 @@ class TransformerStanceClassifier(StanceClassifier):
             "n_validation": len(X_val) if X_val is not None else 0,
             "history": history,
             "input_format": {"mark_start": MARK_START, "mark_end": MARK_END},
+            "pooling": args.pooling,
         }
         return self
 
@@ -130,7 +144,17 @@ class TransformerStanceClassifier(StanceClassifier):
         first, second = zip(*(text_pair(item) for item in X)) if len(X) else ((), ())
         max_length = max_length or self._max_length()
         enc = self.tokenizer_(list(first), list(second), truncation="longest_first", max_length=max_length)
-        return Encoded(enc["input_ids"], enc.get("token_type_ids"))
+        types = enc.get("token_type_ids")
+        targets = None
+        if getattr(self, "pooling_", "cls") == "mean+target":
+            from models.pooled_classifier import target_token_mask
+
+            start_ids = self.tokenizer_(MARK_START, add_special_tokens=False)["input_ids"]
+            end_ids = self.tokenizer_(MARK_END, add_special_tokens=False)["input_ids"]
+            targets = [target_token_mask(ids, types[i] if types is not None else None,
+                                         start_ids=start_ids, end_ids=end_ids)
+                       for i, ids in enumerate(enc["input_ids"])]
+        return Encoded(enc["input_ids"], types, targets)
 
     def _max_length(self) -> int:
         return int(self.metadata_.get("training_args", {}).get("max_length", 128))
@@ -141,9 +165,16 @@ class TransformerStanceClassifier(StanceClassifier):
 
         if len(X) == 0:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
-        batch_size = batch_size or int(self.metadata_.get("training_args", {}).get("eval_batch_size", 128))
+        batch_size = batch_size or INFERENCE_BATCH_SIZE
         return batched_logits(self._forward_fn(), self.encode(X), batch_size=batch_size,
-                              pad_id=self.tokenizer_.pad_token_id, progress=progress)
+                              pad_id=self.tokenizer_.pad_token_id, progress=progress,
+                              workers=self._inference_workers())
+
+    def _inference_workers(self) -> int:
+        """Batches run at once: one per torch thread (see ``batched_logits``), unless set."""
+        import torch
+
+        return int(self.workers) if self.workers else torch.get_num_threads()
 
     def _forward_fn(self):
         """The inference callable for the chosen runtime, built once and cached."""
@@ -165,10 +196,12 @@ class TransformerStanceClassifier(StanceClassifier):
                         model, {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig},
                         dtype=torch.qint8)
 
-            def forward(input_ids, attention_mask, token_type_ids):
+            from models.transformer_training import model_inputs
+
+            def forward(input_ids, attention_mask, token_type_ids, target_mask=None):
                 with torch.inference_mode():
-                    return model(input_ids=input_ids, attention_mask=attention_mask,
-                                 token_type_ids=token_type_ids).logits.float().numpy()
+                    inputs = model_inputs(input_ids, attention_mask, token_type_ids, target_mask)
+                    return model(**inputs).logits.float().numpy()
 
             self._runner = forward
         return self._runner
@@ -193,21 +226,32 @@ class TransformerStanceClassifier(StanceClassifier):
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, *, runtime: str = "int8", threads: int | None = None) -> TransformerStanceClassifier:
+    def load(cls, directory: str | Path, *, runtime: str = "int8", threads: int | None = None,
+             workers: int | None = None) -> TransformerStanceClassifier:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         directory = Path(directory)
         if not directory.is_dir():
             raise ModelLoadError(f"{directory}: model directory not found")
-        self = cls(runtime=runtime)
+        self = cls(runtime=runtime, workers=workers)
         self._read_common(directory)
+        self.pooling_ = self.metadata_.get("pooling", "cls")
         _check_weights(directory / WEIGHTS_FILE)
+        if self.pooling_ != "cls":
+            from models.pooled_classifier import HEAD_FILE
+
+            _check_weights(directory / HEAD_FILE)
         if threads:
             torch.set_num_threads(threads)
         try:
             self.tokenizer_ = AutoTokenizer.from_pretrained(directory)
-            self.model_ = AutoModelForSequenceClassification.from_pretrained(directory)
+            if self.pooling_ == "cls":
+                self.model_ = AutoModelForSequenceClassification.from_pretrained(directory)
+            else:
+                from models import pooled_classifier
+
+                self.model_ = pooled_classifier.load(directory, pooling=self.pooling_)
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"{directory}: cannot load the checkpoint: {exc}") from exc
         config_labels = [self.model_.config.id2label[i] for i in range(self.model_.config.num_labels)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -40,7 +41,8 @@ def bucketed_batches(lengths: Sequence[int], *, batch_size: int, bucket_size: in
     return batches
 
 
-def _batch_tensors(encoded: Sequence[Sequence[int]], types: Sequence[Sequence[int]] | None, index, pad_id: int):
+def _batch_tensors(encoded: Sequence[Sequence[int]], types: Sequence[Sequence[int]] | None,
+                   targets: Sequence[Sequence[int]] | None, index, pad_id: int):
     import torch
 
     ids = [encoded[i] for i in index]
@@ -48,21 +50,37 @@ def _batch_tensors(encoded: Sequence[Sequence[int]], types: Sequence[Sequence[in
     input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(ids), width), dtype=torch.long)
     token_types = torch.zeros((len(ids), width), dtype=torch.long)
+    target_mask = torch.zeros((len(ids), width), dtype=torch.long) if targets is not None else None
     for row, i in enumerate(index):
         n = len(encoded[i])
         input_ids[row, :n] = torch.tensor(encoded[i], dtype=torch.long)
         mask[row, :n] = 1
         if types is not None:
             token_types[row, :n] = torch.tensor(types[i], dtype=torch.long)
-    return input_ids, mask, token_types
+        if target_mask is not None:
+            target_mask[row, :n] = torch.tensor(targets[i], dtype=torch.long)
+    return input_ids, mask, token_types, target_mask
+
+
+def model_inputs(ids, mask, types, target=None) -> dict:
+    """Keyword arguments for the model's forward; ``target_mask`` only when there is one
+    (the ``"cls"`` head of ``transformers`` does not take it)."""
+    inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+    if target is not None:
+        inputs["target_mask"] = target
+    return inputs
 
 
 class Encoded:
-    """Token ids and token types of a list of pairs, unpadded."""
+    """Token ids, token types and (for target pooling) target-token masks of a list of
+    pairs, unpadded. ``batch`` pads a subset into ``(ids, attention, types, target)``
+    tensors of shape ``(batch, longest)``; ``target`` is ``None`` without masks."""
 
-    def __init__(self, input_ids: list[list[int]], token_type_ids: list[list[int]] | None) -> None:
+    def __init__(self, input_ids: list[list[int]], token_type_ids: list[list[int]] | None,
+                 target_mask: list[list[int]] | None = None) -> None:
         self.input_ids = input_ids
         self.token_type_ids = token_type_ids
+        self.target_mask = target_mask
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -71,23 +89,66 @@ class Encoded:
         return np.fromiter((len(x) for x in self.input_ids), dtype=np.int64, count=len(self.input_ids))
 
     def batch(self, index, *, pad_id: int):
-        return _batch_tensors(self.input_ids, self.token_type_ids, index, pad_id)
+        return _batch_tensors(self.input_ids, self.token_type_ids, self.target_mask, index, pad_id)
+
+
+_PARALLEL_PREDICT = threading.Lock()
 
 
 def batched_logits(forward: Callable, encoded: Encoded, *, batch_size: int, pad_id: int,
-                   progress: bool = False) -> np.ndarray:
-    """Run ``forward(input_ids, attention_mask, token_type_ids) -> (b, k) array`` over
-    length-sorted batches and return the logits in the original order."""
+                   progress: bool = False, workers: int = 1) -> np.ndarray:
+    """Run ``forward(input_ids, attention_mask, token_type_ids, target_mask) -> (b, k) array`` over
+    length-sorted batches and return the logits ``(n, k)`` in the original order.
+
+    With ``workers > 1``, that many batches run at once on Python threads, and torch's
+    intra-op pool is narrowed so that workers x threads stays within the cores torch was
+    given (restored afterwards). torch releases the GIL inside its kernels; on 2 cores, two
+    one-thread workers beat one two-thread forward (``bench/throughput.py``: int8 137 ->
+    181 pairs/s) because a small batch's kernels do not split well across threads.
+    """
+    import torch
     from tqdm.auto import tqdm
 
     order = np.argsort(encoded.lengths(), kind="stable")
     chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     out: np.ndarray | None = None
-    for chunk in tqdm(chunks, desc="predict", unit="batch", disable=not progress):
-        scores = forward(*encoded.batch(chunk, pad_id=pad_id))
+    bar = tqdm(total=len(chunks), desc="predict", unit="batch", disable=not progress)
+    threads = torch.get_num_threads()
+    workers = max(1, min(workers, threads, len(chunks)))
+
+    def store(chunk, scores):
+        nonlocal out
         if out is None:
             out = np.zeros((len(order), scores.shape[1]), dtype=np.float32)
         out[chunk] = scores
+        bar.update(1)
+
+    try:
+        if workers == 1:
+            for chunk in chunks:
+                store(chunk, forward(*encoded.batch(chunk, pad_id=pad_id)))
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            # One parallel predict at a time: each narrows and restores torch's global pool.
+            _PARALLEL_PREDICT.acquire()
+            threads = torch.get_num_threads()
+            torch.set_num_threads(max(1, threads // workers))
+            with ThreadPoolExecutor(workers, thread_name_prefix="slant-predict") as pool:
+                # At most 2 x workers batches in flight: padded tensors are built lazily.
+                pending: list = []
+                for chunk in chunks:
+                    pending.append((chunk, pool.submit(forward, *encoded.batch(chunk, pad_id=pad_id))))
+                    if len(pending) >= 2 * workers:
+                        done_chunk, job = pending.pop(0)
+                        store(done_chunk, job.result())
+                for done_chunk, job in pending:
+                    store(done_chunk, job.result())
+    finally:
+        if workers > 1:
+            torch.set_num_threads(threads)
+            _PARALLEL_PREDICT.release()
+        bar.close()
     return out
 
 
@@ -96,9 +157,9 @@ def _evaluate(model, encoded: Encoded, labels: np.ndarray, *, batch_size: int, p
 
     model.eval()
 
-    def forward(ids, mask, types):
+    def forward(ids, mask, types, target):
         with torch.inference_mode():
-            return model(input_ids=ids, attention_mask=mask, token_type_ids=types).logits.float().numpy()
+            return model(**model_inputs(ids, mask, types, target)).logits.float().numpy()
 
     logits = batched_logits(forward, encoded, batch_size=batch_size, pad_id=pad_id)
     pred = logits.argmax(axis=1)
@@ -149,8 +210,7 @@ def train_loop(model, train: Encoded, y: np.ndarray, val: tuple[Encoded, np.ndar
         batches = bucketed_batches(train.lengths(), batch_size=args.batch_size, bucket_size=args.bucket_size, rng=rng)
         running = 0.0
         for i, index in enumerate(batches, start=1):
-            ids, mask, types = train.batch(index, pad_id=pad_id)
-            out = model(input_ids=ids, attention_mask=mask, token_type_ids=types)
+            out = model(**model_inputs(*train.batch(index, pad_id=pad_id)))
             loss = loss_fn(out.logits, labels[index])
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)

@@ -24,6 +24,11 @@ from models.cli import pipeline as _pipeline  # noqa: F401,E402
 
 def main() -> None:
     """Console-script entry point: configure logging once, then run the app."""
+    # transformers/datasets' own bars and load reports (sub-second weight loading, the
+    # pooler keys a pooled head does not use) would interleave with Slant's progress bars
+    # and break `-q`; set these variables to see them again.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     logging.basicConfig(
         level=os.environ.get("SLANT_LOG_LEVEL", "INFO").upper(),
         format="%(levelname)s %(name)s: %(message)s",

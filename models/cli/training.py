@@ -71,6 +71,8 @@ def train_command(
     max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after N steps (smoke runs)."),
     class_weight: str | None = typer.Option(None, "--class-weight",
                                             help="none | balanced (weigh rare stances up; for small skewed data)."),
+    pooling: str | None = typer.Option(None, "--pooling",
+                                       help="cls | mean | mean+target: what the classification head reads."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a stance classifier, calibrate it on validation, score it on test, save it."""
@@ -78,7 +80,7 @@ def train_command(
 
     args = _training_args(epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, max_length=max_length,
                           patience=patience, seed=seed, threads=threads, max_steps=max_steps,
-                          class_weight=class_weight, show_progress=False if quiet else None)
+                          class_weight=class_weight, pooling=pooling, show_progress=False if quiet else None)
     try:
         result = train(dataset, model=model, args=args, pretrain=pretrain, out=out,
                        base_model=str(base_model) if base_model else None)
@@ -186,3 +188,28 @@ def crossval_command(
                f"(training-majority baseline {result.majority_pooled_macro_f1:.3f})")
     if out is not None:
         _write_json(out, result.to_dict())
+
+
+@app.command("average")
+def average_command(
+    models: list[Path] = typer.Argument(..., help="Saved transformer directories (same base, pooling and labels)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory to save the averaged model in."),
+    calibrate_on: Path | None = typer.Option(None, "--calibrate-on",
+                                             help="A dataset folder: fit the temperature on its validation split."),
+) -> None:
+    """Average the weights of several fine-tunes into one model (a "model soup")."""
+    from models.weight_averaging import average_models
+
+    try:
+        model = average_models(models)
+        if calibrate_on is not None:
+            from models.calibration import calibrate
+            from models.data import split_by_name
+            from models.inputs import from_dataset
+
+            X_val, y_val = from_dataset(split_by_name(calibrate_on, "validation"))
+            model.metadata_["calibration"] = calibrate(model, X_val, y_val)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    model.save(out)
+    typer.echo(f"saved {model.model_version} (average of {len(models)} models) to {out}")
