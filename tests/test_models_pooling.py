@@ -107,3 +107,16 @@ def test_bad_pooling_and_damaged_head_are_clear_errors(tmp_path, fitted):
     head.unlink()
     with pytest.raises(ModelLoadError, match=r"head\.safetensors: missing"):
         load_model(tmp_path / "m")
+
+
+def test_int8_runtime_keeps_the_feed_forward_outputs_and_head_in_fp32(fitted):
+    import torch
+
+    from models.transformer import int8_layer_names
+
+    names = int8_layer_names(fitted.model_)
+    assert names and all(isinstance(fitted.model_.get_submodule(n), torch.nn.Linear) for n in names)
+    assert not any(n.endswith(".output.dense") and ".attention." not in n for n in names)
+    assert "classifier" not in names
+    assert any(n.endswith(".attention.output.dense") for n in names)
+    assert any(n.endswith(".intermediate.dense") for n in names)
