@@ -39,15 +39,9 @@ if (ROOT.parent / "shared" / "data" / "newsmtsc").exists():
 
 
 def torch_forward(model):
-    import torch
+    from models.transformer_training import logits_fn
 
-    from models.transformer_training import model_inputs
-
-    def forward(ids, mask, types, target=None):
-        with torch.inference_mode():
-            return model(**model_inputs(ids, mask, types, target)).logits.float().numpy()
-
-    return forward
+    return logits_fn(model)
 
 
 def onnx_forward(path: Path, threads: int):

@@ -196,14 +196,9 @@ class TransformerStanceClassifier(StanceClassifier):
                         model, {name: torch.ao.quantization.per_channel_dynamic_qconfig
                                 for name in int8_layer_names(model)}, dtype=torch.qint8)
 
-            from models.transformer_training import model_inputs
+            from models.transformer_training import logits_fn
 
-            def forward(input_ids, attention_mask, token_type_ids, target_mask=None):
-                with torch.inference_mode():
-                    inputs = model_inputs(input_ids, attention_mask, token_type_ids, target_mask)
-                    return model(**inputs).logits.float().numpy()
-
-            self._runner = forward
+            self._runner = logits_fn(model)
         return self._runner
 
     def with_runtime(self, runtime: str) -> TransformerStanceClassifier:

@@ -71,6 +71,18 @@ def model_inputs(ids, mask, types, target=None) -> dict:
     return inputs
 
 
+def logits_fn(model) -> Callable:
+    """``forward(ids, mask, types, target=None) -> (b, k)`` float32 logits of a torch model,
+    without autograd: what :func:`batched_logits` runs."""
+    import torch
+
+    def forward(ids, mask, types, target=None):
+        with torch.inference_mode():
+            return model(**model_inputs(ids, mask, types, target)).logits.float().numpy()
+
+    return forward
+
+
 class Encoded:
     """Token ids, token types and (for target pooling) target-token masks of a list of
     pairs, unpadded. ``batch`` pads a subset into ``(ids, attention, types, target)``
@@ -153,15 +165,9 @@ def batched_logits(forward: Callable, encoded: Encoded, *, batch_size: int, pad_
 
 
 def _evaluate(model, encoded: Encoded, labels: np.ndarray, *, batch_size: int, pad_id: int, n_classes: int) -> dict:
-    import torch
 
     model.eval()
-
-    def forward(ids, mask, types, target):
-        with torch.inference_mode():
-            return model(**model_inputs(ids, mask, types, target)).logits.float().numpy()
-
-    logits = batched_logits(forward, encoded, batch_size=batch_size, pad_id=pad_id)
+    logits = batched_logits(logits_fn(model), encoded, batch_size=batch_size, pad_id=pad_id)
     pred = logits.argmax(axis=1)
     model.train()
     return {"macro_f1": macro_f1(labels, pred, n_classes=n_classes), "accuracy": accuracy(labels, pred)}
