@@ -52,7 +52,7 @@ def peak_rss_mib() -> float:
 
 def run_one(model_name: str, data: Path, *, limit: int, epochs: int | None, lr: float | None,
             batch_size: int | None, threads: int | None = None, max_steps: int = 0, pooling: str | None = None,
-            seed: int | None = None, base_model: str | None, save: str | None, out_dir: Path) -> dict:
+            seed: int | None = None, overrides: dict | None = None, base_model: str | None, save: str | None, out_dir: Path) -> dict:
     import datasets
 
     from annotate.newsmtsc import load_newsmtsc
@@ -76,6 +76,7 @@ def run_one(model_name: str, data: Path, *, limit: int, epochs: int | None, lr: 
                            ("seed", seed)):
             if value is not None:
                 setattr(args, key, value)
+        args = TrainingArguments.from_dict({**args.to_dict(), **(overrides or {})})
         options = {"args": args, "base_model": base_model}
     model = create_model(model_name, **options)
     started = time.perf_counter()
@@ -145,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pooling", choices=["cls", "mean", "mean+target"],
                         help="classification head input (default: TrainingArguments.pooling)")
     parser.add_argument("--seed", type=int, help="training seed (default: TrainingArguments.seed)")
+    parser.add_argument("--ema-decay", type=float, help="TrainingArguments.ema_decay (weight moving average)")
+    parser.add_argument("--layer-lr-decay", type=float, help="TrainingArguments.layer_lr_decay")
     parser.add_argument("--max-steps", type=int, default=0, help="stop after N optimiser steps (smoke runs)")
     parser.add_argument("--base-model", help="local HF checkpoint dir (default: packaged MiniLM)")
     parser.add_argument("--save", help="save the transformer here (e.g. work/models/newsmtsc-minilm)")
@@ -160,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                    "--limit", str(ns.limit)]
             for flag, value in (("--epochs", ns.epochs), ("--lr", ns.lr), ("--batch-size", ns.batch_size),
                                 ("--threads", ns.threads), ("--max-steps", ns.max_steps or None),
-                                ("--pooling", ns.pooling), ("--seed", ns.seed),
+                                ("--pooling", ns.pooling), ("--seed", ns.seed), ("--ema-decay", ns.ema_decay),
+                                ("--layer-lr-decay", ns.layer_lr_decay),
                                 ("--base-model", ns.base_model), ("--save", ns.save)):
                 if value is not None and (name == "transformer" or flag not in ("--save",)):
                     cmd += [flag, str(value)]
@@ -169,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         results = [run_one(ns.model, ns.data, limit=ns.limit, epochs=ns.epochs, lr=ns.lr, batch_size=ns.batch_size,
                            threads=ns.threads, max_steps=ns.max_steps, pooling=ns.pooling, seed=ns.seed,
+                           overrides={k: v for k, v in (("ema_decay", ns.ema_decay),
+                                                        ("layer_lr_decay", ns.layer_lr_decay)) if v is not None},
                            base_model=ns.base_model, save=ns.save if ns.model == "transformer" else None,
                            out_dir=ns.out)]
     print_table(results)

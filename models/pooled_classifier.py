@@ -18,8 +18,11 @@ plus ``head.safetensors`` for the dropout-linear head.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 POOLINGS = ("cls", "mean", "mean+target")
 HEAD_FILE = "head.safetensors"
@@ -71,8 +74,9 @@ def build(base: str, *, pooling: str, n_labels: int, id2label: dict[int, str]) -
     if head.is_file():
         try:
             model.load_head(head)
-        except ValueError:
-            pass  # another head shape: start a fresh head
+        except ValueError as exc:
+            # Another pooling or label count: only the encoder carries over.
+            log.warning("not continuing from %s's head (%s); the head starts fresh", base, exc)
     return model
 
 

@@ -124,7 +124,7 @@ class TransformerStanceClassifier(StanceClassifier):
         self.model_.eval()
         self.temperature_ = 1.0
         self.metadata_ = {
-            "model_version": f"{self.kind}-{_weights_digest(self.model_)}",
+            "model_version": f"{self.kind}-{weights_digest(self.model_)}",
             "base_model": base,
             "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "training_args": args.to_dict(),
@@ -307,7 +307,7 @@ def _check_weights(path: Path) -> None:
                              f"header promises {8 + header_len + body})")
 
 
-def _weights_digest(model: Any) -> str:
+def weights_digest(model: Any) -> str:
     """First 12 hex digits of a SHA-256 over the parameters: same weights, same version."""
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):

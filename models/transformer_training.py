@@ -7,8 +7,10 @@ weights kept in memory, early stopping.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -189,13 +191,10 @@ def train_loop(model, train: Encoded, y: np.ndarray, val: tuple[Encoded, np.ndar
     total = steps_per_epoch * args.epochs
     if args.max_steps:
         total = min(total, args.max_steps)
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
-         "weight_decay": args.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
-    ]
+    groups = parameter_groups(model, weight_decay=args.weight_decay, learning_rate=args.learning_rate,
+                              layer_lr_decay=args.layer_lr_decay)
     optimizer = torch.optim.AdamW(groups, lr=args.learning_rate)
+    average = WeightAverage(model, decay=args.ema_decay) if args.ema_decay else None
     scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * total), total)
     weight = None
     if args.class_weight == "balanced":
@@ -223,14 +222,19 @@ def train_loop(model, train: Encoded, y: np.ndarray, val: tuple[Encoded, np.ndar
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
+            if average is not None:
+                average.update()
             step += 1
             running += loss.item()
             bar.update(1)
             bar.set_postfix(loss=f"{running / i:.3f}", best_f1=f"{max(best_f1, 0):.3f}")
             last = (args.max_steps and step >= total) or (epoch == args.epochs - 1 and i == len(batches))
             if val is not None and (i in eval_points or last):
-                scores = _evaluate(model, val[0], val[1], batch_size=args.eval_batch_size, pad_id=pad_id,
-                                   n_classes=n_classes)
+                with average.swapped_in() if average is not None else contextlib.nullcontext():
+                    scores = _evaluate(model, val[0], val[1], batch_size=args.eval_batch_size, pad_id=pad_id,
+                                       n_classes=n_classes)
+                    if scores["macro_f1"] > best_f1:
+                        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 record = {"epoch": epoch + i / len(batches), "step": step, "train_loss": running / i,
                           "val_macro_f1": scores["macro_f1"], "val_accuracy": scores["accuracy"],
                           "seconds": round(time.perf_counter() - started, 1)}
@@ -239,7 +243,6 @@ def train_loop(model, train: Encoded, y: np.ndarray, val: tuple[Encoded, np.ndar
                          record["train_loss"], scores["macro_f1"], scores["accuracy"])
                 if scores["macro_f1"] > best_f1:
                     best_f1, stale = scores["macro_f1"], 0
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 else:
                     stale += 1
                     if stale >= args.patience:
@@ -255,4 +258,78 @@ def train_loop(model, train: Encoded, y: np.ndarray, val: tuple[Encoded, np.ndar
         history.append({"epoch": args.epochs, "step": step, "seconds": round(time.perf_counter() - started, 1)})
     if best_state is not None:
         model.load_state_dict(best_state)
+    elif average is not None:
+        average.copy_to_model()
     return history
+
+
+def parameter_groups(model, *, weight_decay: float, learning_rate: float, layer_lr_decay: float = 1.0) -> list[dict]:
+    """AdamW parameter groups: no weight decay on biases and LayerNorm weights, and with
+    ``layer_lr_decay < 1`` a learning rate that shrinks by that factor per encoder layer
+    below the top (embeddings lowest; head, pooler and top layer at ``learning_rate``)."""
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    layer_numbers = [int(m.group(1)) for n, _ in named if (m := _LAYER.search(n))]
+    n_layers = max(layer_numbers) + 1 if layer_numbers else 0
+
+    def depth(name: str) -> int:
+        # How many layers below the top this parameter sits; the head counts as the top.
+        if (m := _LAYER.search(name)) is not None:
+            return n_layers - 1 - int(m.group(1))
+        return n_layers if "embeddings" in name else 0
+
+    groups: dict[tuple[int, bool], dict] = {}
+    for name, param in named:
+        decays = not any(k in name for k in no_decay)
+        key = (depth(name) if layer_lr_decay < 1.0 else 0, decays)
+        group = groups.setdefault(key, {"params": [], "weight_decay": weight_decay if decays else 0.0,
+                                        "lr": learning_rate * layer_lr_decay ** key[0]})
+        group["params"].append(param)
+    return [groups[k] for k in sorted(groups)]
+
+
+_LAYER = re.compile(r"\.layer\.(\d+)\.")
+
+
+class WeightAverage:
+    """Exponential moving average of a model's floating-point weights, updated after each
+    optimiser step; the decay ramps up as ``min(decay, (1 + t) / (10 + t))`` so the first
+    steps are not averaged with the untrained start."""
+
+    def __init__(self, model, *, decay: float):
+        self.model, self.decay, self.updates = model, decay, 0
+        self.names = [k for k, v in model.state_dict().items() if v.is_floating_point()]
+        state = model.state_dict()
+        self.shadow = [state[k].detach().clone() for k in self.names]
+
+    def _live(self) -> list:
+        state = self.model.state_dict()
+        return [state[k] for k in self.names]
+
+    def update(self) -> None:
+        import torch
+
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        with torch.no_grad():
+            torch._foreach_lerp_(self.shadow, self._live(), 1.0 - decay)
+
+    def copy_to_model(self) -> None:
+        import torch
+
+        with torch.no_grad():
+            torch._foreach_copy_(self._live(), self.shadow)
+
+    @contextlib.contextmanager
+    def swapped_in(self):
+        """The averaged weights in the model for the duration of the block."""
+        import torch
+
+        live = self._live()
+        saved = [t.detach().clone() for t in live]
+        self.copy_to_model()
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                torch._foreach_copy_(live, saved)

@@ -30,7 +30,7 @@ def average_models(directories: Sequence[str | Path]) -> object:
     """
     import torch
 
-    from models.transformer import TransformerStanceClassifier, _weights_digest
+    from models.transformer import TransformerStanceClassifier, weights_digest
 
     if not directories:
         raise ValueError("average_models needs at least one model directory")
@@ -66,7 +66,7 @@ def average_models(directories: Sequence[str | Path]) -> object:
     soup.temperature_ = 1.0
     meta = {k: v for k, v in first.metadata_.items() if k not in ("calibration", "metrics", "history", "temperature")}
     meta.update(
-        model_version=f"{soup.kind}-{_weights_digest(soup.model_)}",
+        model_version=f"{soup.kind}-{weights_digest(soup.model_)}",
         trained_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         averaged_from=[{"directory": str(d), "model_version": m.model_version,
                         "seed": m.metadata_.get("training_args", {}).get("seed")} for d, m in zip(directories, models)],

@@ -151,3 +151,13 @@ def test_write_is_atomic_and_leaves_no_temp_files(tmp_path):
         write_jsonl(exploding(), out)
     assert out.read_text() == '{"a": 1}\n'  # the old file is intact
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+@pytest.mark.parametrize("version", ["model-a,model-b", " model-a", ""])
+def test_a_model_version_label_studio_cannot_list_is_refused_before_any_request(version):
+    # Label Studio lists a task's versions comma-joined: such a version would be re-pushed on every run.
+    from annotate.labelstudio.push import push_predictions
+
+    records = predictions_for(seed_sentences(1), version)
+    with pytest.raises(ValueError, match="cannot be pushed to Label Studio"):
+        push_predictions(None, records, project="never-contacted")

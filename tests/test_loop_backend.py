@@ -275,3 +275,39 @@ def test_slant_serve_rejects_a_missing_model_dir(tmp_path):
                               str(tmp_path / "nope")], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert process.returncode != 0
     assert "model directory not found" in process.stderr and "Traceback" not in process.stderr
+
+
+def test_transformer_retraining_continues_from_the_served_checkpoint(tmp_path):
+    """The backend's transformer path: a retraining starts from the checkpoint being served
+    (not the base model), with its training arguments, and the result is saved and served."""
+    from models.backend.service import BackendService, RetrainSettings, fresh_estimator
+    from models.registry import load_model
+    from models.testing import tiny_bert
+    from models.training_args import TrainingArguments
+    from models.transformer import TransformerStanceClassifier
+
+    inputs, labels = tiny_training_set()
+    args = TrainingArguments(learning_rate=3e-3, epochs=8, batch_size=16, warmup_ratio=0.0, threads=2,
+                             show_progress=False, pooling="mean+target")
+    served_dir = tmp_path / "served"
+    TransformerStanceClassifier(base_model=tiny_bert(tmp_path / "tiny"), args=args).fit(inputs, labels).save(served_dir)
+    served = load_model(served_dir)
+
+    estimator = fresh_estimator(served, served_dir)
+    assert isinstance(estimator, TransformerStanceClassifier)
+    assert str(estimator.base_model) == str(served_dir)
+    assert estimator.args.to_dict() == {**served.metadata_["training_args"], "show_progress": False}
+
+    service = BackendService(served, model_dir=served_dir,
+                             settings=RetrainSettings(retrain_every=0, min_pairs=5, save_dir=tmp_path / "retrained"))
+    tasks = tasks_for(seed_sentences())
+    labeled = annotated(tasks, served)
+    before = agreement(service.predict(tasks), labeled)
+    job = service.start_training("1", reason="test", tasks=labeled)
+    assert service.wait_idle(300)
+    assert job.status == "done", job.message
+    assert service.model_version != served.model_version and service.model.kind == "transformer"
+    # It learned the project's labels, which contradicted the served model on every target.
+    assert before == 0.0 and agreement(service.predict(tasks), labeled) > before
+    saved = [p for p in (tmp_path / "retrained").iterdir() if not p.name.startswith(".")]
+    assert len(saved) == 1 and load_model(saved[0]).model_version == service.model_version

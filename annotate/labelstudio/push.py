@@ -171,13 +171,20 @@ def push_sentences(
     that lack a model version get it added; a version a task already has is not duplicated.
     Sentences may be empty: then only predictions are added to existing tasks.
     """
+    predictions = list(predictions or ())
+    for version in sorted({record.model_version for record in predictions}):
+        if "," in version or version != version.strip() or not version:
+            # Label Studio's task list joins a task's model versions with commas, so such a
+            # version could never be recognised as already there and would be re-added on every push.
+            raise ValueError(f"model_version {version!r} cannot be pushed to Label Studio: it must be non-empty, "
+                             f"without commas or surrounding spaces")
     labels = load_label_set()
     project_id, created = ensure_project(conn, project, label_config=labels.xml)
     result = PushResult(project_id=project_id, project_title=project, project_created=created)
     existing = {} if created else existing_tasks(conn, project_id)
 
     by_sentence: dict[str, dict[str, list[PredictionRecord]]] = defaultdict(lambda: defaultdict(list))
-    for record in predictions or ():
+    for record in predictions:
         by_sentence[record.sentence_id][record.model_version].append(record)
 
     new_tasks: list[dict[str, Any]] = []
