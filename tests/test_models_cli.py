@@ -113,3 +113,17 @@ def test_user_errors_are_clear_and_not_tracebacks(tmp_path, dataset_dir, sentenc
     assert result.exit_code == 2 and "nodata" in result.output
     result = runner.invoke(app, ["train", str(dataset_dir), "--model", "svm", "--out", str(tmp_path / "m")])
     assert result.exit_code == 2 and "valid models: baseline, transformer" in result.output
+
+
+def test_crossval_transformer_takes_the_training_options(tmp_path, dataset_dir):
+    base = tiny_bert(tmp_path / "tiny")
+    result = runner.invoke(app, ["crossval", str(dataset_dir), "--model", "transformer", "--base-model", str(base),
+                                 "--pooling", "bogus"])
+    assert result.exit_code == 2 and "pooling must be one of" in result.output
+    out = tmp_path / "cv.json"
+    result = runner.invoke(app, ["crossval", str(dataset_dir), "--model", "transformer", "--base-model", str(base),
+                                 "--pooling", "mean", "--class-weight", "balanced", "--lr", "3e-3", "--epochs", "6",
+                                 "--seed", "3", "--threads", "2", "-q", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    cv = json.loads(out.read_text())
+    assert len(cv["folds"]) == 4 and cv["pooled_macro_f1"] > cv["majority_pooled_macro_f1"]

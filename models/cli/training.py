@@ -73,6 +73,10 @@ def train_command(
                                             help="none | balanced (weigh rare stances up; for small skewed data)."),
     pooling: str | None = typer.Option(None, "--pooling",
                                        help="cls | mean | mean+target: what the classification head reads."),
+    layer_lr_decay: float | None = typer.Option(None, "--layer-lr-decay",
+                                                help="Learning-rate factor per encoder layer below the top (1 = off)."),
+    ema_decay: float | None = typer.Option(None, "--ema-decay",
+                                           help="Select and save a moving average of the weights (0 = off)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a stance classifier, calibrate it on validation, score it on test, save it."""
@@ -80,7 +84,8 @@ def train_command(
 
     args = _training_args(epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, max_length=max_length,
                           patience=patience, seed=seed, threads=threads, max_steps=max_steps,
-                          class_weight=class_weight, pooling=pooling, show_progress=False if quiet else None)
+                          class_weight=class_weight, pooling=pooling, layer_lr_decay=layer_lr_decay,
+                          ema_decay=ema_decay, show_progress=False if quiet else None)
     try:
         result = train(dataset, model=model, args=args, pretrain=pretrain, out=out,
                        base_model=str(base_model) if base_model else None)
@@ -169,12 +174,17 @@ def crossval_command(
     epochs: int | None = typer.Option(None, "--epochs"),
     base_model: Path | None = typer.Option(None, "--base-model"),
     threads: int | None = typer.Option(None, "--threads"),
+    learning_rate: float | None = typer.Option(None, "--lr"),
+    seed: int | None = typer.Option(None, "--seed"),
+    class_weight: str | None = typer.Option(None, "--class-weight", help="none | balanced (as in `slant train`)."),
+    pooling: str | None = typer.Option(None, "--pooling", help="cls | mean | mean+target (as in `slant train`)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Leave-one-article-out cross-validation: mean and per-fold macro-F1."""
     from models.crossval import crossval
 
-    args = _training_args(epochs=epochs, threads=threads, show_progress=False if quiet else None)
+    args = _training_args(epochs=epochs, threads=threads, learning_rate=learning_rate, seed=seed,
+                          class_weight=class_weight, pooling=pooling, show_progress=False if quiet else None)
     try:
         result = crossval(dataset, model=model, args=args, base_model=str(base_model) if base_model else None)
     except _user_errors() as exc:
