@@ -50,9 +50,15 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_one(model_name: str, data: Path, *, limit: int, epochs: int | None, lr: float | None,
-            batch_size: int | None, threads: int | None = None, max_steps: int = 0, pooling: str | None = None,
-            seed: int | None = None, overrides: dict | None = None, base_model: str | None, save: str | None, out_dir: Path) -> dict:
+#: Command-line options (argparse dest) that set a TrainingArguments field of the same meaning.
+TRAINING_OPTIONS = {"epochs": "epochs", "lr": "learning_rate", "batch_size": "batch_size", "threads": "threads",
+                    "max_steps": "max_steps", "pooling": "pooling", "seed": "seed", "ema_decay": "ema_decay",
+                    "layer_lr_decay": "layer_lr_decay"}
+
+
+def run_one(model_name: str, data: Path, *, limit: int, training: dict, base_model: str | None, save: str | None,
+            out_dir: Path) -> dict:
+    """Train ``model_name`` on NewsMTSC and score it; ``training`` sets TrainingArguments fields."""
     import datasets
 
     from annotate.newsmtsc import load_newsmtsc
@@ -70,13 +76,7 @@ def run_one(model_name: str, data: Path, *, limit: int, epochs: int | None, lr: 
 
     options = {}
     if model_name == "transformer":
-        args = TrainingArguments()
-        for key, value in (("epochs", epochs), ("learning_rate", lr), ("batch_size", batch_size),
-                           ("threads", threads), ("max_steps", max_steps or None), ("pooling", pooling),
-                           ("seed", seed)):
-            if value is not None:
-                setattr(args, key, value)
-        args = TrainingArguments.from_dict({**args.to_dict(), **(overrides or {})})
+        args = TrainingArguments.from_dict(training)
         options = {"args": args, "base_model": base_model}
     model = create_model(model_name, **options)
     started = time.perf_counter()
@@ -161,22 +161,18 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("baseline", "transformer"):
             cmd = [sys.executable, __file__, "--model", name, "--data", str(ns.data), "--out", str(ns.out),
                    "--limit", str(ns.limit)]
-            for flag, value in (("--epochs", ns.epochs), ("--lr", ns.lr), ("--batch-size", ns.batch_size),
-                                ("--threads", ns.threads), ("--max-steps", ns.max_steps or None),
-                                ("--pooling", ns.pooling), ("--seed", ns.seed), ("--ema-decay", ns.ema_decay),
-                                ("--layer-lr-decay", ns.layer_lr_decay),
-                                ("--base-model", ns.base_model), ("--save", ns.save)):
-                if value is not None and (name == "transformer" or flag not in ("--save",)):
-                    cmd += [flag, str(value)]
+            passed = {**{dest: getattr(ns, dest) for dest in TRAINING_OPTIONS}, "base_model": ns.base_model,
+                      "save": ns.save if name == "transformer" else None}
+            for dest, value in passed.items():
+                if value is not None:
+                    cmd += ["--" + dest.replace("_", "-"), str(value)]
             subprocess.run(cmd, check=True)
             results.append(json.loads((ns.out / f"newsmtsc-{name}.json").read_text()))
     else:
-        results = [run_one(ns.model, ns.data, limit=ns.limit, epochs=ns.epochs, lr=ns.lr, batch_size=ns.batch_size,
-                           threads=ns.threads, max_steps=ns.max_steps, pooling=ns.pooling, seed=ns.seed,
-                           overrides={k: v for k, v in (("ema_decay", ns.ema_decay),
-                                                        ("layer_lr_decay", ns.layer_lr_decay)) if v is not None},
-                           base_model=ns.base_model, save=ns.save if ns.model == "transformer" else None,
-                           out_dir=ns.out)]
+        training = {field: getattr(ns, dest) for dest, field in TRAINING_OPTIONS.items()
+                    if getattr(ns, dest) is not None}
+        results = [run_one(ns.model, ns.data, limit=ns.limit, training=training, base_model=ns.base_model,
+                           save=ns.save if ns.model == "transformer" else None, out_dir=ns.out)]
     print_table(results)
     return 0
 

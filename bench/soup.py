@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, (X, y) in sets.items():
             logits = model.logits(X)
             truth = model.label_indices(y)
-            out[name] = {"macro_f1": macro_f1(truth, logits.argmax(1), n_classes=3),
+            out[name] = {"macro_f1": macro_f1(truth, logits.argmax(1), n_classes=len(model.classes_)),
                          "accuracy": accuracy(truth, logits.argmax(1)), "logits": logits, "truth": truth}
         return out
 
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in sets:
             logits = np.mean([r[name]["logits"] for _, _, r in singles], axis=0)
             truth = singles[0][2][name]["truth"]
-            ensemble[name] = {"macro_f1": macro_f1(truth, logits.argmax(1), n_classes=3),
+            ensemble[name] = {"macro_f1": macro_f1(truth, logits.argmax(1), n_classes=logits.shape[1]),
                               "accuracy": accuracy(truth, logits.argmax(1))}
         rows.append((f"logit ensemble of {len(ns.models)} (reference: {len(ns.models)}x the cost)", ensemble))
 

@@ -230,10 +230,12 @@ def train_loop(model, train: Encoded, y: np.ndarray, val: tuple[Encoded, np.ndar
             bar.set_postfix(loss=f"{running / i:.3f}", best_f1=f"{max(best_f1, 0):.3f}")
             last = (args.max_steps and step >= total) or (epoch == args.epochs - 1 and i == len(batches))
             if val is not None and (i in eval_points or last):
+                # With a weight average, it is what gets validated and kept.
                 with average.swapped_in() if average is not None else contextlib.nullcontext():
                     scores = _evaluate(model, val[0], val[1], batch_size=args.eval_batch_size, pad_id=pad_id,
                                        n_classes=n_classes)
-                    if scores["macro_f1"] > best_f1:
+                    improved = scores["macro_f1"] > best_f1
+                    if improved:
                         best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 record = {"epoch": epoch + i / len(batches), "step": step, "train_loss": running / i,
                           "val_macro_f1": scores["macro_f1"], "val_accuracy": scores["accuracy"],
@@ -241,7 +243,7 @@ def train_loop(model, train: Encoded, y: np.ndarray, val: tuple[Encoded, np.ndar
                 history.append(record)
                 log.info("epoch %.2f step %d: loss %.4f, val macro-F1 %.4f, acc %.4f", record["epoch"], step,
                          record["train_loss"], scores["macro_f1"], scores["accuracy"])
-                if scores["macro_f1"] > best_f1:
+                if improved:
                     best_f1, stale = scores["macro_f1"], 0
                 else:
                     stale += 1
@@ -297,14 +299,11 @@ class WeightAverage:
     steps are not averaged with the untrained start."""
 
     def __init__(self, model, *, decay: float):
-        self.model, self.decay, self.updates = model, decay, 0
-        self.names = [k for k, v in model.state_dict().items() if v.is_floating_point()]
-        state = model.state_dict()
-        self.shadow = [state[k].detach().clone() for k in self.names]
-
-    def _live(self) -> list:
-        state = self.model.state_dict()
-        return [state[k] for k in self.names]
+        self.decay, self.updates = decay, 0
+        # state_dict tensors share storage with the model's, and the optimiser and
+        # load_state_dict update them in place, so these views stay live for the whole run.
+        self.live = [v for v in model.state_dict().values() if v.is_floating_point()]
+        self.shadow = [t.detach().clone() for t in self.live]
 
     def update(self) -> None:
         import torch
@@ -312,24 +311,23 @@ class WeightAverage:
         self.updates += 1
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
         with torch.no_grad():
-            torch._foreach_lerp_(self.shadow, self._live(), 1.0 - decay)
+            torch._foreach_lerp_(self.shadow, self.live, 1.0 - decay)
 
     def copy_to_model(self) -> None:
         import torch
 
         with torch.no_grad():
-            torch._foreach_copy_(self._live(), self.shadow)
+            torch._foreach_copy_(self.live, self.shadow)
 
     @contextlib.contextmanager
     def swapped_in(self):
         """The averaged weights in the model for the duration of the block."""
         import torch
 
-        live = self._live()
-        saved = [t.detach().clone() for t in live]
+        saved = [t.detach().clone() for t in self.live]
         self.copy_to_model()
         try:
             yield
         finally:
             with torch.no_grad():
-                torch._foreach_copy_(live, saved)
+                torch._foreach_copy_(self.live, saved)
