@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: setup system-deps run test bench clean
+.PHONY: setup system-deps run lint test bench clean
 
 setup: $(VENV)/.installed
 
@@ -33,7 +33,10 @@ system-deps:
 run: setup
 	$(BIN)/slant run --seeds seeds --work $(WORK)
 
-test: setup system-deps
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup system-deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup

@@ -78,7 +78,7 @@ class AdjudicatedLabel:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "AdjudicatedLabel":
+    def from_dict(cls, data: Mapping[str, Any]) -> AdjudicatedLabel:
         data = dict(data)
         data["mentions"] = [Mention(**m) for m in data.get("mentions", [])]
         return cls(**data)
@@ -380,7 +380,7 @@ def review_tasks(
             grouped.setdefault(label.sentence_id, []).append(label)
     if actor_names is not None:
         names = dict(actor_names)
-        actor_name: Callable[[str], str] = lambda actor: names.get(actor, actor)  # noqa: E731
+        actor_name: Callable[[str], str] = lambda actor: names.get(actor, actor)
     else:
         actor_name = _registry_names() if grouped else (lambda actor: actor)
     tasks = []

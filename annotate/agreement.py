@@ -400,7 +400,7 @@ def agreement_report(
     by_target: dict[str, dict[tuple[str, str], dict[str, int]]] = {}
     for key, votes in labels.items():
         by_target.setdefault(key[1], {})[key] = votes
-    options = dict(n_categories=len(stance), n_boot=n_boot, seed=seed, confidence=confidence)
+    options = {"n_categories": len(stance), "n_boot": n_boot, "seed": seed, "confidence": confidence}
     return {
         "labels": list(stance),
         "ordinal_order": list(stance),

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, TypeVar
+from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
 

@@ -150,7 +150,7 @@ def dataset_rows(
     return rows, left_out
 
 
-def rows_to_dataset(rows: Sequence[Mapping[str, Any]]) -> "datasets.Dataset":
+def rows_to_dataset(rows: Sequence[Mapping[str, Any]]) -> datasets.Dataset:
     """A ``Dataset`` with the stance features from row dicts whose label is a class name."""
     import datasets
 
@@ -203,7 +203,7 @@ def build_dataset(
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     tie_policy: str = "unresolved",
-) -> "datasets.DatasetDict":
+) -> datasets.DatasetDict:
     """Build train / validation / test grouped by article.
 
     Args:
@@ -236,7 +236,7 @@ def build_dataset(
     )
 
 
-def _concatenate(dataset: "datasets.Dataset | datasets.DatasetDict") -> "datasets.Dataset":
+def _concatenate(dataset: datasets.Dataset | datasets.DatasetDict) -> datasets.Dataset:
     import datasets
 
     if isinstance(dataset, datasets.DatasetDict):
@@ -269,8 +269,8 @@ def grouped_kfold_articles(article_ids: Iterable[str], k: int, *, seed: int = 0,
 
 
 def grouped_kfold(
-    dataset: "datasets.Dataset | datasets.DatasetDict", k: int, *, seed: int = 0
-) -> list["datasets.DatasetDict"]:
+    dataset: datasets.Dataset | datasets.DatasetDict, k: int, *, seed: int = 0
+) -> list[datasets.DatasetDict]:
     """``k`` train/test folds grouped by article (all splits of a ``DatasetDict`` pooled).
 
     Returns one ``DatasetDict({"train", "test"})`` per fold; every article is in exactly
@@ -294,7 +294,7 @@ def grouped_kfold(
 # ----------------------------------------------------------------------------- saving
 
 
-def _counts(dd: "datasets.DatasetDict") -> dict[str, Any]:
+def _counts(dd: datasets.DatasetDict) -> dict[str, Any]:
     names = load_label_set().stance
     per_split = {}
     for split, ds in dd.items():
@@ -317,7 +317,7 @@ def _markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str
     return "\n".join(lines)
 
 
-def dataset_card(dd: "datasets.DatasetDict", *, provenance: Mapping[str, Any] | None = None,
+def dataset_card(dd: datasets.DatasetDict, *, provenance: Mapping[str, Any] | None = None,
                  folds: Sequence[Sequence[str]] | None = None) -> str:
     """The dataset card (``README.md``): counts per split, label and target, and provenance."""
     names = load_label_set().stance
@@ -373,7 +373,7 @@ def dataset_card(dd: "datasets.DatasetDict", *, provenance: Mapping[str, Any] | 
 
 
 def save_dataset(
-    dd: "datasets.DatasetDict",
+    dd: datasets.DatasetDict,
     out_dir: str | Path,
     *,
     provenance: Mapping[str, Any] | None = None,

@@ -33,7 +33,7 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 
 
-def stance_features(label_config: str | Path | None = None) -> "datasets.Features":
+def stance_features(label_config: str | Path | None = None) -> datasets.Features:
     """The ``datasets.Features`` of a Slant stance dataset.
 
     Args:

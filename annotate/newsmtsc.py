@@ -25,8 +25,9 @@ import functools
 import logging
 import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from annotate.dataset_features import FEATURE_NAMES, stance_features
 from annotate.jsonl import iter_jsonl
@@ -132,7 +133,7 @@ def iter_newsmtsc_rows(file: str | Path, *, further_mentions: bool = False) -> I
         yield from rows
 
 
-def load_newsmtsc_file(file: str | Path, *, further_mentions: bool = False) -> "datasets.Dataset":
+def load_newsmtsc_file(file: str | Path, *, further_mentions: bool = False) -> datasets.Dataset:
     """One NewsMTSC ``.jsonl`` file as a ``datasets.Dataset`` with Slant's stance features."""
     import datasets
 
@@ -147,7 +148,7 @@ def load_newsmtsc_file(file: str | Path, *, further_mentions: bool = False) -> "
 
 def load_newsmtsc(
     path: str | Path, *, further_mentions: bool = False
-) -> "datasets.DatasetDict | datasets.Dataset":
+) -> datasets.DatasetDict | datasets.Dataset:
     """Load NewsMTSC from a local path into Slant's stance features.
 
     Args:

@@ -45,7 +45,7 @@ class SentenceRecord:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SentenceRecord":
+    def from_dict(cls, data: dict[str, Any]) -> SentenceRecord:
         data = dict(data)
         data["mentions"] = [Mention(**m) for m in data.get("mentions", [])]
         return cls(**data)
@@ -76,7 +76,7 @@ class AnnotationRecord:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "AnnotationRecord":
+    def from_dict(cls, data: dict[str, Any]) -> AnnotationRecord:
         data = dict(data)
         data["mentions"] = [Mention(**m) for m in data.get("mentions", [])]
         return cls(**data)
@@ -97,5 +97,5 @@ class PredictionRecord:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PredictionRecord":
+    def from_dict(cls, data: dict[str, Any]) -> PredictionRecord:
         return cls(**data)

@@ -33,9 +33,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from annotate.labels import load_label_set  # noqa: E402
-from annotate.newsmtsc import POLARITY_TO_STANCE_INDEX as POLARITY_TO_INDEX, article_id_from_gid  # noqa: E402
-from models.active_learning import select_top_k, uncertainty_scores  # noqa: E402
+from annotate.labels import load_label_set
+from annotate.newsmtsc import POLARITY_TO_STANCE_INDEX as POLARITY_TO_INDEX
+from annotate.newsmtsc import article_id_from_gid
+from models.active_learning import select_top_k, uncertainty_scores
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "newsmtsc"
 
@@ -174,7 +175,7 @@ def labels_to_reach(sizes: list[int], curve: np.ndarray, target: float) -> float
         if value >= target:
             if i == 0:
                 return float(sizes[0])
-            x0, x1, y0, y1 = sizes[i - 1], sizes[i], curve[i - 1], curve[i]
+            x0, x1, y0, y1 = sizes[i - 1], sizes[i], curve[i - 1], value
             return float(x0 + (target - y0) * (x1 - x0) / (y1 - y0)) if y1 > y0 else float(x1)
     return None
 

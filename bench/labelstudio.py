@@ -26,13 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from annotate.labels import load_label_set  # noqa: E402
-from annotate.labelstudio.connection import connect  # noqa: E402
-from annotate.labelstudio.pull import pull  # noqa: E402
-from annotate.labelstudio.push import existing_tasks, push_annotations, push_sentences  # noqa: E402
-from annotate.labelstudio.server import LocalServer  # noqa: E402
-from annotate.labelstudio.tasks import task_data  # noqa: E402
-from annotate.schema import AnnotationRecord, Mention, SentenceRecord  # noqa: E402
+from annotate.labels import load_label_set
+from annotate.labelstudio.connection import connect
+from annotate.labelstudio.pull import pull
+from annotate.labelstudio.push import existing_tasks, push_annotations, push_sentences
+from annotate.labelstudio.server import LocalServer
+from annotate.labelstudio.tasks import task_data
+from annotate.schema import AnnotationRecord, Mention, SentenceRecord
 
 LABELS = load_label_set()
 

@@ -57,8 +57,12 @@ TRAINING_OPTIONS = {"epochs": "epochs", "lr": "learning_rate", "batch_size": "ba
 
 
 def run_one(model_name: str, data: Path, *, limit: int, training: dict, base_model: str | None, save: str | None,
-            out_dir: Path) -> dict:
-    """Train ``model_name`` on NewsMTSC and score it; ``training`` sets TrainingArguments fields."""
+            out_dir: Path, further_mentions: bool = False) -> dict:
+    """Train ``model_name`` on NewsMTSC and score it; ``training`` sets TrainingArguments fields.
+
+    ``further_mentions`` marks NewsMTSC's automatic coreferences of each target as mentions
+    too, in every split (they are part of the released input, not of the labels).
+    """
     import datasets
 
     from annotate.newsmtsc import load_newsmtsc
@@ -68,7 +72,7 @@ def run_one(model_name: str, data: Path, *, limit: int, training: dict, base_mod
     from models.registry import create_model
     from models.training_args import TrainingArguments
 
-    splits = load_newsmtsc(data)
+    splits = load_newsmtsc(data, further_mentions=further_mentions)
     train = splits["train"].shuffle(seed=0).select(range(limit)) if limit else splits["train"]
     dev = datasets.concatenate_datasets([splits["dev_rw"], splits["dev_mt"]])
     X, y = from_dataset(train)
@@ -85,7 +89,8 @@ def run_one(model_name: str, data: Path, *, limit: int, training: dict, base_mod
     calibration = calibrate(model, X_dev, y_dev)
     model.metadata_["training_data"] = f"NewsMTSC train.jsonl ({len(X)} pairs); selection on dev_rw+dev_mt"
 
-    results = {"model": model_name, "n_train": len(X), "train_seconds": round(train_seconds, 1),
+    results = {"model": model_name, "n_train": len(X), "further_mentions": further_mentions,
+               "train_seconds": round(train_seconds, 1),
                "calibration": calibration, "history": model.metadata_.get("history")}
     metrics = {}
     for split in ("test_rw", "test_mt"):
@@ -148,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="training seed (default: TrainingArguments.seed)")
     parser.add_argument("--ema-decay", type=float, help="TrainingArguments.ema_decay (weight moving average)")
     parser.add_argument("--layer-lr-decay", type=float, help="TrainingArguments.layer_lr_decay")
+    parser.add_argument("--further-mentions", action="store_true",
+                        help="also mark NewsMTSC's automatic coreferences of each target, in every split")
     parser.add_argument("--max-steps", type=int, default=0, help="stop after N optimiser steps (smoke runs)")
     parser.add_argument("--base-model", help="local HF checkpoint dir (default: packaged MiniLM)")
     parser.add_argument("--save", help="save the transformer here (e.g. work/models/newsmtsc-minilm)")
@@ -166,13 +173,16 @@ def main(argv: list[str] | None = None) -> int:
             for dest, value in passed.items():
                 if value is not None:
                     cmd += ["--" + dest.replace("_", "-"), str(value)]
+            if ns.further_mentions:
+                cmd.append("--further-mentions")
             subprocess.run(cmd, check=True)
             results.append(json.loads((ns.out / f"newsmtsc-{name}.json").read_text()))
     else:
         training = {field: getattr(ns, dest) for dest, field in TRAINING_OPTIONS.items()
                     if getattr(ns, dest) is not None}
         results = [run_one(ns.model, ns.data, limit=ns.limit, training=training, base_model=ns.base_model,
-                           save=ns.save if ns.model == "transformer" else None, out_dir=ns.out)]
+                           save=ns.save if ns.model == "transformer" else None, out_dir=ns.out,
+                           further_mentions=ns.further_mentions)]
     print_table(results)
     return 0
 

@@ -35,7 +35,7 @@ def free_port() -> int:
 class LabelStudioTestServer:
     """What tests need of the session's server."""
 
-    server: "object"  # annotate.labelstudio.server.LocalServer
+    server: object  # annotate.labelstudio.server.LocalServer
     home: Path  # a SLANT_HOME whose labelstudio/ is this server's state dir
 
     @property

@@ -21,7 +21,15 @@ from annotate.labels import ENGAGEMENT_TARGET, load_label_set
 from annotate.labelstudio.tasks import TASK_DATA_KEYS, parse_result
 from annotate.schema import Mention, SentenceRecord
 from tests.annotation_fixtures import (
-    A, B, C, CRITICAL, FAVORABLE, NEUTRAL, REVIEWER, five_article_export, record,
+    CRITICAL,
+    FAVORABLE,
+    NEUTRAL,
+    REVIEWER,
+    A,
+    B,
+    C,
+    five_article_export,
+    record,
 )
 
 ART = "fixture-article-0"
@@ -34,7 +42,7 @@ def _by_item(labels: list[AdjudicatedLabel]) -> dict[tuple[str, str], Adjudicate
 def test_rules_on_a_multi_annotator_export() -> None:
     labels = _by_item(adjudicate(five_article_export()))
     assert len(labels) == 5 * 9  # every item somebody voted on
-    s = lambda i: f"{ART}/s{i}"  # noqa: E731
+    s = lambda i: f"{ART}/s{i}"
     unanimous = labels[(s(0), "pakistan")]
     assert (unanimous.label, unanimous.resolved_by, unanimous.agreement, unanimous.n_annotators) == (CRITICAL, "unanimous", 1.0, 3)
     majority = labels[(s(0), ENGAGEMENT_TARGET)]

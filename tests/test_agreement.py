@@ -22,7 +22,7 @@ from annotate.agreement import (
     percent_agreement,
 )
 from annotate.labels import ENGAGEMENT_TARGET
-from tests.annotation_fixtures import A, B, C, CRITICAL, FAVORABLE, NEUTRAL, STANCE, five_article_export, record
+from tests.annotation_fixtures import CRITICAL, FAVORABLE, NEUTRAL, STANCE, A, B, C, five_article_export, record
 
 K = len(STANCE)
 

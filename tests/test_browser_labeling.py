@@ -6,12 +6,12 @@ import re
 import shutil
 
 import pytest
+from labelstudio_data import seed_sentences
 
 from annotate.labels import load_label_set
 from annotate.labelstudio.pull import export_project, pull
 from annotate.labelstudio.push import existing_tasks, push_sentences
 from annotate.labelstudio.tasks import default_actor_name
-from labelstudio_data import seed_sentences
 
 pytestmark = [pytest.mark.slow, pytest.mark.labelstudio, pytest.mark.browser]
 CHROMIUM = "/usr/bin/chromium"
@@ -53,7 +53,7 @@ def test_annotator_labels_one_stance_per_actor_and_the_annotation_is_exported(la
 
             stance_rows = {value: choices(value.capitalize()) for value in labels.stance}
             choices("Supports engagement").wait_for(timeout=30_000)  # the last control: all rendered
-            for value, locator in stance_rows.items():
+            for locator in stance_rows.values():
                 # The Repeater's rows can render after the engagement block: wait for the count.
                 expect(locator).to_have_count(len(actors), timeout=30_000)
             page.screenshot(path=str(artifacts_dir / "labelstudio-task-opened.png"), full_page=True)

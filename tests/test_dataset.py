@@ -21,7 +21,7 @@ from annotate.dataset import (
 )
 from annotate.dataset_features import stance_features
 from annotate.labels import ENGAGEMENT_TARGET
-from tests.annotation_fixtures import A, CRITICAL, FAVORABLE, STANCE, five_article_export, record
+from tests.annotation_fixtures import CRITICAL, FAVORABLE, STANCE, A, five_article_export, record
 
 ARTIFACTS = Path(__file__).parent / "artifacts" / "dataset"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from labelstudio_data import predictions_for, seed_sentences
 
 from annotate.labels import load_label_set
 from annotate.labelstudio.pull import ExportFormatError, pull_from_file, read_export_file, records_from_export
@@ -18,7 +19,6 @@ from annotate.labelstudio.tasks import (
     task_data,
 )
 from annotate.schema import AnnotationRecord, SentenceRecord
-from labelstudio_data import predictions_for, seed_sentences
 
 LABELS = load_label_set()
 

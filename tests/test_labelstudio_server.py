@@ -7,16 +7,16 @@ import logging
 
 import httpx
 import pytest
+from conftest import free_port
+from labelstudio_data import predictions_for, seed_sentences
 from typer.testing import CliRunner
 
 from annotate.labels import load_label_set
 from annotate.labelstudio.connection import AuthenticationError, ServerNotRunningError, UnknownProjectError, connect
 from annotate.labelstudio.pull import export_project, pull
-from annotate.labelstudio.tasks import TASK_DATA_KEYS
 from annotate.labelstudio.push import existing_tasks, find_project, push_annotations, push_sentences
 from annotate.labelstudio.records import write_jsonl
-from conftest import free_port
-from labelstudio_data import predictions_for, seed_sentences
+from annotate.labelstudio.tasks import TASK_DATA_KEYS
 from models.cli import app
 
 pytestmark = [pytest.mark.slow, pytest.mark.labelstudio]

@@ -9,9 +9,9 @@ from __future__ import annotations
 import stat
 
 import pytest
+from conftest import free_port
 
 from annotate.labelstudio.server import LocalServer, ServerError, ensure_installed
-from conftest import free_port
 
 
 def fake_venv(tmp_path, script: str):

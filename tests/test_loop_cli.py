@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from labelstudio_data import seed_sentences
+from test_loop_backend import tiny_model
 from typer.testing import CliRunner
 
-from labelstudio_data import seed_sentences
 from models.cli import app
-from test_loop_backend import tiny_model
 
 runner = CliRunner()
 TOKEN = "f" * 40

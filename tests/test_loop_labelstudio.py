@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-
 from labelstudio_data import seed_sentences
 from test_loop_backend import contrary_result, tiny_model
 

@@ -133,7 +133,7 @@ def test_balanced_class_weight_learns_a_skewed_set_and_bad_values_are_refused(tm
     X_skewed, y_skewed = [X[i] for i in keep], y[keep]
     args = TrainingArguments(**{**FAST.to_dict(), "class_weight": "balanced"})
     model = TransformerStanceClassifier(base_model=tiny_bert(tmp_path / "tiny"), args=args).fit(X_skewed, y_skewed)
-    X_test, y_test = from_dataset(data["test"])
+    X_test, _ = from_dataset(data["test"])
     predicted = model.with_runtime("fp32").predict(X_test)
     # Rare classes are still predicted: the loss did not let the common class swallow them.
     assert len(set(np.asarray(predicted).tolist())) >= 2, predicted

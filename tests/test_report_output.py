@@ -11,11 +11,11 @@ import pytest
 from test_report_fixtures import ARTICLES, make_adjudicated, make_predictions, make_sentences
 from typer.testing import CliRunner
 
+from annotate.atomic import _umask
 from annotate.report import DimensionError, ReportInputError, ReportOptions, build_report, load_dimensions, write_report
 from annotate.report import writer as writer_module
 from annotate.report.inputs import load_predictions
 from annotate.report.render_html import highlight_segments
-from annotate.atomic import _umask
 from annotate.schema import Mention
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -115,7 +115,7 @@ def test_bootstrap_interval_matches_scipy_percentile_bootstrap():
 def test_interval_narrows_with_more_sentences_and_is_seeded():
     rng = np.random.default_rng(3)
     few, many = rng.choice([-1.0, 1.0], size=10), rng.choice([-1.0, 1.0], size=400)
-    width = lambda v: np.subtract(*bootstrap_mean_ci(v, rng=np.random.default_rng(0))[::-1])  # noqa: E731
+    width = lambda v: np.subtract(*bootstrap_mean_ci(v, rng=np.random.default_rng(0))[::-1])
     assert width(many) < width(few) / 3
     a = bootstrap_mean_ci(few, rng=rng_for(5, "article", "dim"))
     b = bootstrap_mean_ci(few, rng=rng_for(5, "article", "dim"))

@@ -14,7 +14,7 @@ import pytest
 
 from annotate.adjudication import adjudicate, merge_reviews, write_review_tasks
 from annotate.labels import load_label_set
-from tests.annotation_fixtures import A, B, C, NEUTRAL, five_article_export
+from tests.annotation_fixtures import NEUTRAL, A, B, C, five_article_export
 
 pytestmark = [pytest.mark.slow, pytest.mark.labelstudio]
 

@@ -7,12 +7,12 @@ matches are resolved longest-first with ``spacy.util.filter_spans``.
 
 from __future__ import annotations
 
-from annotate.corpus._toml import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from annotate.corpus._toml import tomllib
 from annotate.schema import Mention
 
 if TYPE_CHECKING:
@@ -50,11 +50,11 @@ class ActorRegistry:
         self.actors = dict(actors)
         self.ignore = tuple(ignore)
         self.source = source
-        self._matchers: tuple["PhraseMatcher", "PhraseMatcher"] | None = None
+        self._matchers: tuple[PhraseMatcher, PhraseMatcher] | None = None
 
     # -- loading -------------------------------------------------------------------------
     @classmethod
-    def from_toml(cls, path: str | Path | None = None) -> "ActorRegistry":
+    def from_toml(cls, path: str | Path | None = None) -> ActorRegistry:
         path = Path(path) if path is not None else DEFAULT_ACTORS_PATH
         try:
             with open(path, "rb") as fh:
@@ -66,7 +66,7 @@ class ActorRegistry:
         return cls.from_dict(data, source=str(path))
 
     @classmethod
-    def from_dict(cls, data: dict, *, source: str = "<memory>") -> "ActorRegistry":
+    def from_dict(cls, data: dict, *, source: str = "<memory>") -> ActorRegistry:
         unknown_top = set(data) - {"actors", "ignore"}
         if unknown_top:
             raise RegistryError(f"{source}: unknown top-level keys {sorted(unknown_top)}; valid: ['actors', 'ignore']")
@@ -131,7 +131,7 @@ class ActorRegistry:
         return len(self.actors)
 
     # -- matching ------------------------------------------------------------------------
-    def _build_matchers(self) -> tuple["PhraseMatcher", "PhraseMatcher"]:
+    def _build_matchers(self) -> tuple[PhraseMatcher, PhraseMatcher]:
         from spacy.matcher import PhraseMatcher
 
         from annotate.corpus.sentences import sentence_pipeline
@@ -148,7 +148,7 @@ class ActorRegistry:
             lower.add(_IGNORE_LABEL, [nlp.make_doc(n) for n in self.ignore])
         return lower, exact
 
-    def find_mentions(self, doc: "Doc") -> list[tuple[str, int, int]]:
+    def find_mentions(self, doc: Doc) -> list[tuple[str, int, int]]:
         """``(actor_id, start_char, end_char)`` in ``doc``, longest match first on overlaps."""
         from spacy.tokens import Span
         from spacy.util import filter_spans

@@ -8,9 +8,10 @@ mention offsets can always be traced back to the file the article came from. The
 from __future__ import annotations
 
 import re
-from annotate.corpus._toml import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from annotate.corpus._toml import tomllib
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("cleaning_rules.toml")
 _ACTIONS = ("remove", "break")

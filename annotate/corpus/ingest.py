@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from annotate.corpus.actors import ActorRegistry, load_registry
 from annotate.corpus.cleaning import CleanedText, CleaningRules, clean_text, load_rules
@@ -60,7 +60,7 @@ def sentence_id(article_id: str, text: str, occurrence: int = 0) -> str:
     text, so repeated sentences still get distinct ids.
     """
     normalized = _SPACES.sub(" ", text).strip()
-    digest = hashlib.sha1(f"{article_id}\x1f{normalized}\x1f{occurrence}".encode("utf-8")).hexdigest()
+    digest = hashlib.sha1(f"{article_id}\x1f{normalized}\x1f{occurrence}".encode()).hexdigest()
     return digest[:16]
 
 

@@ -6,9 +6,10 @@ Fields the article text does not tell are left empty: metadata is never invented
 from __future__ import annotations
 
 import csv
-from annotate.corpus._toml import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
+
+from annotate.corpus._toml import tomllib
 
 MANIFEST_NAMES = ("manifest.toml", "manifest.csv")
 

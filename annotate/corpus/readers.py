@@ -10,9 +10,9 @@ import csv
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from annotate.corpus.manifest import MANIFEST_NAMES, ArticleMeta
 
@@ -142,8 +142,7 @@ def _row_article(row: dict, path: Path, line: int, columns: ColumnMap, max_bytes
 
 def _iter_lines(path: Path, data: bytes) -> Iterator[tuple[int, str]]:
     text, _ = decode_text(data, str(path))
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        yield lineno, line
+    yield from enumerate(text.splitlines(), start=1)
 
 
 def read_txt(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[RawArticle | CorpusIssue]:

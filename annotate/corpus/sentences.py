@@ -9,8 +9,9 @@ is moved to the start of the next one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # spaCy is imported lazily: importing annotate.corpus stays cheap
     from spacy.language import Language
@@ -30,7 +31,7 @@ def _register_components() -> None:
         return
 
     @Language.component(_QUOTE_FIXER)
-    def quote_fixer(doc: "Doc") -> "Doc":
+    def quote_fixer(doc: Doc) -> Doc:
         """Keep quotations whole, and opening quotes at the start of their sentence.
 
         The sentencizer splits inside a quotation of several sentences, which separates the quote
@@ -80,7 +81,7 @@ def _register_components() -> None:
 
 
 @lru_cache(maxsize=1)
-def sentence_pipeline() -> "Language":
+def sentence_pipeline() -> Language:
     """A blank English pipeline with the sentencizer (cached; built on first use)."""
     import spacy
     from spacy.util import compile_infix_regex, compile_suffix_regex
@@ -103,6 +104,6 @@ def split_sentences(text: str) -> list[str]:
     return [s.text for s in doc.sents if s.text.strip()]
 
 
-def iter_docs(texts: Iterable[str], *, batch_size: int = 64) -> Iterator["Doc"]:
+def iter_docs(texts: Iterable[str], *, batch_size: int = 64) -> Iterator[Doc]:
     """Run the sentence pipeline over many blocks of text."""
     yield from sentence_pipeline().pipe(texts, batch_size=batch_size)

@@ -77,7 +77,7 @@ def ensure_installed(venv: Path | None = None) -> Path:
             [str(venv / "bin" / "pip"), "install", f"label-studio=={LABEL_STUDIO_VERSION}"],
         ]
         for step in steps:
-            done = subprocess.run(step, stdout=log, stderr=subprocess.STDOUT, env=_clean_env())
+            done = subprocess.run(step, stdout=log, stderr=subprocess.STDOUT, env=_clean_env(), check=False)
             if done.returncode != 0:
                 raise ServerError(
                     f"installing Label Studio failed at `{' '.join(step[:3])} ...` (exit {done.returncode});"
@@ -212,13 +212,11 @@ class LocalServer:
             "--host", self.host, "--port", str(self.port),
             "--internal-host", self.host, "--data-dir", str(self.data_dir),
         ]
-        log = open(self.log_file, "ab")
-        try:
+        # The child keeps its own copy of the log handle; ours closes once it has started.
+        with open(self.log_file, "ab") as log:
             # Own session: Ctrl-C in the user's shell does not kill the server; we stop it by pid.
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
                                        stdin=subprocess.DEVNULL, start_new_session=True)
-        finally:
-            log.close()
         self._process = process
         self._write_state({"pid": process.pid, "port": self.port, "host": self.host, "url": self.url,
                            "data_dir": str(self.data_dir), "log": str(self.log_file),

@@ -50,7 +50,7 @@ def task_data(sentence: SentenceRecord, *, actor_name: Callable[[str], str] | Ma
     """The ``data`` of the Label Studio task for one sentence (exactly :data:`TASK_DATA_KEYS`)."""
     if isinstance(actor_name, Mapping):
         names = actor_name
-        actor_name = lambda actor: names.get(actor) or default_actor_name(actor)  # noqa: E731
+        actor_name = lambda actor: names.get(actor) or default_actor_name(actor)
     name_of = actor_name or default_actor_name
     actors = []
     for actor in sentence.actors():

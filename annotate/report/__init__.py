@@ -20,5 +20,16 @@ from annotate.report.from_files import ReportResult, make_report
 from annotate.report.inputs import ReportInputError
 from annotate.report.writer import ReportPaths, write_report
 
-__all__ = ["ReportOptions", "build_report", "labelstudio_task_url", "Dimension", "DimensionError",
-           "load_dimensions", "ReportResult", "make_report", "ReportInputError", "ReportPaths", "write_report"]
+__all__ = [
+           "Dimension",
+           "DimensionError",
+           "ReportInputError",
+           "ReportOptions",
+           "ReportPaths",
+           "ReportResult",
+           "build_report",
+           "labelstudio_task_url",
+           "load_dimensions",
+           "make_report",
+           "write_report",
+]

@@ -181,4 +181,4 @@ def aggregate_source(
                           evidence=evidence, n_excluded=n_excluded, n_articles=len(groups))
 
 
-__all__ = ["cluster_bootstrap_mean_ci", "paired_difference_ci", "aligned_values", "aggregate_source"]
+__all__ = ["aggregate_source", "aligned_values", "cluster_bootstrap_mean_ci", "paired_difference_ci"]

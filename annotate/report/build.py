@@ -94,8 +94,8 @@ def actor_display_name(actor: str) -> str:
         from annotate.corpus import load_registry
 
         return str(load_registry().display_name(actor))
-    except Exception:  # noqa: BLE001
-        pass
+    except Exception as error:  # noqa: BLE001
+        logger.debug("no display name for %r (%s); deriving one from the id", actor, error)
     words = actor.replace("_", " ").replace("-", " ").split()
     if len(words) == 1 and len(actor) <= 3:  # acronyms: "ttp" -> "TTP"
         return actor.upper()
@@ -365,5 +365,13 @@ def build_report(
     }
 
 
-__all__ = ["ReportOptions", "build_report", "labelstudio_task_url", "actor_display_name", "BASES", "HUMAN", "MODEL",
-           "SCHEMA_VERSION"]
+__all__ = [
+    "BASES",
+    "HUMAN",
+    "MODEL",
+    "SCHEMA_VERSION",
+    "ReportOptions",
+    "actor_display_name",
+    "build_report",
+    "labelstudio_task_url",
+]

@@ -192,5 +192,13 @@ def color_legend(*, width: int = 260) -> Markup:
         f'<text x="{width - 30}" y="30" text-anchor="end" fill="#2166ac">for +1</text></svg>')
 
 
-__all__ = ["BASIS_COLORS", "Interval", "Row", "diverging_color", "text_color_on", "interval_chart", "heatmap",
-           "color_legend"]
+__all__ = [
+    "BASIS_COLORS",
+    "Interval",
+    "Row",
+    "color_legend",
+    "diverging_color",
+    "heatmap",
+    "interval_chart",
+    "text_color_on",
+]

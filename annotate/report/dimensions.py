@@ -8,10 +8,11 @@ expands into one "net stance toward <actor>" dimension per actor seen in the inp
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+import tomllib
 
 from annotate.labels import load_label_set
 

@@ -90,4 +90,4 @@ def make_report(
     return ReportResult(paths=paths, report=report, problems=list(report["problems"]))
 
 
-__all__ = ["ReportResult", "make_report", "load_manifest_file"]
+__all__ = ["ReportResult", "load_manifest_file", "make_report"]

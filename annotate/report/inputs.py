@@ -120,4 +120,4 @@ def load_sentences(path: str | Path) -> tuple[list[SentenceRecord], list[str]]:
                                                          what="sentence"), extra)
 
 
-__all__ = ["ReportInputError", "read_jsonl", "load_predictions", "load_annotations", "load_sentences"]
+__all__ = ["ReportInputError", "load_annotations", "load_predictions", "load_sentences", "read_jsonl"]

@@ -205,4 +205,4 @@ def render_html(report: Mapping[str, Any], *, sentences: Iterable[SentenceRecord
         unknown_source=UNKNOWN_SOURCE)
 
 
-__all__ = ["render_html", "highlight_segments", "safe_url", "UNKNOWN_SOURCE"]
+__all__ = ["UNKNOWN_SOURCE", "highlight_segments", "render_html", "safe_url"]

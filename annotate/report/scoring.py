@@ -322,7 +322,20 @@ def score_to_dict(score: DimensionScore | None) -> dict[str, Any] | None:
 
 
 __all__ = [
-    "STATUS_OK", "STATUS_INSUFFICIENT", "Observation", "Evidence", "DimensionScore",
-    "stance_values", "expected_stance", "observations_from_predictions", "observations_from_adjudicated",
-    "rng_for", "rounded", "bootstrap_mean_ci", "select_evidence", "score_observations", "difference", "score_to_dict",
+    "STATUS_INSUFFICIENT",
+    "STATUS_OK",
+    "DimensionScore",
+    "Evidence",
+    "Observation",
+    "bootstrap_mean_ci",
+    "difference",
+    "expected_stance",
+    "observations_from_adjudicated",
+    "observations_from_predictions",
+    "rng_for",
+    "rounded",
+    "score_observations",
+    "score_to_dict",
+    "select_evidence",
+    "stance_values",
 ]

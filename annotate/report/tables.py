@@ -69,5 +69,12 @@ def to_csv(rows: Iterator[dict[str, Any]], columns: list[str]) -> str:
     return buffer.getvalue()
 
 
-__all__ = ["ARTICLE_COLUMNS", "SOURCE_COLUMNS", "EVIDENCE_COLUMNS", "article_rows", "source_rows",
-           "evidence_rows", "to_csv"]
+__all__ = [
+    "ARTICLE_COLUMNS",
+    "EVIDENCE_COLUMNS",
+    "SOURCE_COLUMNS",
+    "article_rows",
+    "evidence_rows",
+    "source_rows",
+    "to_csv",
+]

@@ -64,4 +64,4 @@ def write_report(report: Mapping[str, Any], out_dir: str | Path, *,
     return paths
 
 
-__all__ = ["ReportPaths", "write_report", "atomic_write_text"]
+__all__ = ["ReportPaths", "atomic_write_text", "write_report"]

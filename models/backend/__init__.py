@@ -98,7 +98,7 @@ class ThreadedBackend:
         sockets = self._server.servers[0].sockets
         return f"http://{self.host}:{sockets[0].getsockname()[1]}"
 
-    def __enter__(self) -> "ThreadedBackend":
+    def __enter__(self) -> ThreadedBackend:  # noqa: PYI034 (never subclassed)
         self._thread.start()
         deadline = time.monotonic() + 30
         while not self._server.started:
@@ -107,6 +107,6 @@ class ThreadedBackend:
             time.sleep(0.02)
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)

@@ -11,15 +11,17 @@ import os
 
 from models.cli.app import app
 
-# Registration side effects: each module adds its commands to ``app``.
-from models.cli import corpus as _corpus  # noqa: F401,E402
-from models.cli import labelstudio as _labelstudio  # noqa: F401,E402
+# Registration side effects: each module adds its commands to ``app``, in workflow order
+# (that is the order of `slant --help`, so the imports are not sorted).
+# ruff: noqa: I001
+from models.cli import corpus as _corpus  # noqa: F401
+from models.cli import labelstudio as _labelstudio  # noqa: F401
 # (not `from models.cli import annotations`: `from __future__ import annotations` above shadows that name)
-import models.cli.annotations as _annotations  # noqa: F401,E402
-from models.cli import training as _training  # noqa: F401,E402
-from models.cli import report as _report  # noqa: F401,E402
-from models.cli import loop as _loop  # noqa: F401,E402
-from models.cli import pipeline as _pipeline  # noqa: F401,E402
+import models.cli.annotations as _annotations  # noqa: F401
+from models.cli import training as _training  # noqa: F401
+from models.cli import report as _report  # noqa: F401
+from models.cli import loop as _loop  # noqa: F401
+from models.cli import pipeline as _pipeline  # noqa: F401
 
 
 def main() -> None:

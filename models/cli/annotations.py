@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -46,12 +46,11 @@ def _read_records(paths: list[Path], *, strict: bool) -> dict[Path, list[Any]]:
     return per_file
 
 
-def _read_sentences(path: Optional[Path]) -> Optional[dict[str, Any]]:
+def _read_sentences(path: Path | None) -> dict[str, Any] | None:
     if path is None:
         return None
-    from annotate.schema import SentenceRecord
-
     from annotate.labelstudio.records import RecordFileError, read_jsonl
+    from annotate.schema import SentenceRecord
 
     try:
         result = read_jsonl(path, SentenceRecord.from_dict)
@@ -74,7 +73,7 @@ def _fmt(estimate: dict[str, Any], sep: str = " ") -> str:
 @app.command("agreement")
 def agreement_command(
     annotations: list[Path] = typer.Argument(..., help="annotations.jsonl file(s) from `slant pull` (merged)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the full report as JSON here."),
+    out: Path | None = typer.Option(None, "--out", help="Write the full report as JSON here."),
     n_boot: int = typer.Option(1000, "--n-boot", min=0, help="Bootstrap resamples for the intervals."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     strict: bool = typer.Option(False, "--strict", help="Abort on any bad line instead of skipping it."),
@@ -118,13 +117,13 @@ def adjudicate_command(
     annotations: list[Path] = typer.Argument(..., help="annotations.jsonl file(s) from `slant pull` (merged)."),
     out: Path = typer.Option(..., "--out", help="Write adjudicated.jsonl here."),
     tie_policy: str = typer.Option("unresolved", "--tie-policy", help="unresolved | neutral | first | median."),
-    review_tasks: Optional[Path] = typer.Option(None, "--review-tasks",
-                                                help="Write the items to review as a Label Studio import JSON."),
+    review_tasks: Path | None = typer.Option(None, "--review-tasks",
+                                             help="Write the items to review as a Label Studio import JSON."),
     review_scope: str = typer.Option("unresolved", "--review-scope", help="unresolved | disagreements."),
-    reviews: Optional[Path] = typer.Option(None, "--reviews",
-                                           help="annotations.jsonl pulled from the review project: merged back."),
-    sentences: Optional[Path] = typer.Option(None, "--sentences",
-                                             help="sentences.jsonl, for titles and context in review tasks."),
+    reviews: Path | None = typer.Option(None, "--reviews",
+                                        help="annotations.jsonl pulled from the review project: merged back."),
+    sentences: Path | None = typer.Option(None, "--sentences",
+                                          help="sentences.jsonl, for titles and context in review tasks."),
     strict: bool = typer.Option(False, "--strict", help="Abort on any bad line instead of skipping it."),
 ) -> None:
     """Settle one label per (sentence, target): ground truth, majority vote, tie policy, reviews."""
@@ -160,11 +159,11 @@ def adjudicate_command(
 def dataset_command(
     annotations: list[Path] = typer.Argument(..., help="annotations.jsonl or adjudicated.jsonl file(s), merged."),
     out: Path = typer.Option(..., "--out", help="Output folder (save_to_disk + parquet/ + README.md)."),
-    k_folds: Optional[int] = typer.Option(None, "--k-folds", min=2,
-                                          help="Also write a grouped k-fold article assignment (folds.json)."),
+    k_folds: int | None = typer.Option(None, "--k-folds", min=2,
+                                       help="Also write a grouped k-fold article assignment (folds.json)."),
     tie_policy: str = typer.Option("unresolved", "--tie-policy", help="Tie policy when adjudicating."),
-    sentences: Optional[Path] = typer.Option(None, "--sentences", help="sentences.jsonl to fill text/mentions."),
-    manifest: Optional[Path] = typer.Option(None, "--manifest", help="seeds/manifest.toml for sources."),
+    sentences: Path | None = typer.Option(None, "--sentences", help="sentences.jsonl to fill text/mentions."),
+    manifest: Path | None = typer.Option(None, "--manifest", help="seeds/manifest.toml for sources."),
     seed: int = typer.Option(0, "--seed", help="Seed of the article split."),
     val_fraction: float = typer.Option(0.2, "--val-fraction"),
     test_fraction: float = typer.Option(0.2, "--test-fraction"),

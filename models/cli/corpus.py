@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,9 +14,9 @@ def ingest_command(
     paths: list[Path] = typer.Argument(..., help="Article .txt files, .jsonl/.csv corpora, or folders of them."),
     out: Path = typer.Option(..., "--out", "-o", help="Where to write sentences.jsonl (written atomically)."),
     strict: bool = typer.Option(False, "--strict", help="Fail (exit 1, write nothing) if any file or row has an error."),
-    rules: Optional[Path] = typer.Option(None, "--rules", help="Extra cleaning rules (TOML, same format as the defaults)."),
-    actors: Optional[Path] = typer.Option(None, "--actors", help="Actor registry TOML replacing the bundled one."),
-    manifest: Optional[Path] = typer.Option(
+    rules: Path | None = typer.Option(None, "--rules", help="Extra cleaning rules (TOML, same format as the defaults)."),
+    actors: Path | None = typer.Option(None, "--actors", help="Actor registry TOML replacing the bundled one."),
+    manifest: Path | None = typer.Option(
         None, "--manifest", help="Article metadata (TOML or CSV). Default: manifest.toml/.csv inside a given folder."
     ),
     max_bytes: int = typer.Option(10 * 1024 * 1024, "--max-bytes", help="Refuse .txt files (and single articles) larger than this."),

@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 import typer
 
@@ -41,7 +41,7 @@ def _user_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _server(port: Optional[int]):
+def _server(port: int | None):
     from annotate.labelstudio.server import LocalServer
 
     return LocalServer(port=port) if port else LocalServer()
@@ -49,7 +49,7 @@ def _server(port: Optional[int]):
 
 @labelstudio_app.command("start")
 def start(
-    port: Optional[int] = typer.Option(None, help="Port on 127.0.0.1 (default 8080, or the last one used)."),
+    port: int | None = typer.Option(None, help="Port on 127.0.0.1 (default 8080, or the last one used)."),
     timeout: float = typer.Option(300.0, help="Seconds to wait for /health (first start migrates the database)."),
 ) -> None:
     """Install Label Studio 1.23.2 if missing, start it on 127.0.0.1 and wait until healthy."""
@@ -100,10 +100,10 @@ def _read(path: Path, kind: str, strict: bool) -> list:
 def push(
     records: Path = typer.Argument(..., help="sentences.jsonl, or annotations.jsonl (pulled records) to push back."),
     project: str = typer.Option(..., "--project", "-p", help="Project title (created if missing)."),
-    predictions: Optional[Path] = typer.Option(None, help="predictions.jsonl to attach as pre-annotations."),
-    model: Optional[Path] = typer.Option(None, help="A saved model directory: predict the sentences and attach "
-                                         "its stances as pre-annotations (model_version + score)."),
-    sentences: Optional[Path] = typer.Option(None, help="With annotation records: sentences.jsonl giving tasks their full context."),
+    predictions: Path | None = typer.Option(None, help="predictions.jsonl to attach as pre-annotations."),
+    model: Path | None = typer.Option(None, help="A saved model directory: predict the sentences and attach "
+                                      "its stances as pre-annotations (model_version + score)."),
+    sentences: Path | None = typer.Option(None, help="With annotation records: sentences.jsonl giving tasks their full context."),
     batch_size: int = typer.Option(1000, min=1, help="Tasks per import request."),
     create_users: bool = typer.Option(True, help="With annotation records: create missing annotators' users (by email)."),
     strict: bool = typer.Option(False, help="Exit non-zero if any line or item failed."),
@@ -146,8 +146,8 @@ def push(
 @app.command("pull")
 def pull(
     out: Path = typer.Option(..., "--out", "-o", help="annotations.jsonl to write (atomically)."),
-    project: Optional[str] = typer.Option(None, "--project", "-p", help="Project title to export."),
-    from_file: Optional[Path] = typer.Option(None, "--from-file", help="A JSON export downloaded from Label Studio."),
+    project: str | None = typer.Option(None, "--project", "-p", help="Project title to export."),
+    from_file: Path | None = typer.Option(None, "--from-file", help="A JSON export downloaded from Label Studio."),
     strict: bool = typer.Option(False, help="Exit non-zero if any task could not be read."),
 ) -> None:
     """Export a project (or read an export file) as one record per (task, annotator, target)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,13 +14,13 @@ def run_command(
     seeds: Path = typer.Option(Path("seeds"), help="Folder of articles (with manifest.toml and gold/export.json)."),
     work: Path = typer.Option(Path("work"), help="Output folder."),
     project: str = typer.Option("Slant seeds", help="Label Studio project title."),
-    gold: Optional[Path] = typer.Option(None, help="Gold labels as a Label Studio JSON export (default <seeds>/gold/export.json)."),
+    gold: Path | None = typer.Option(None, help="Gold labels as a Label Studio JSON export (default <seeds>/gold/export.json)."),
     labelstudio: bool = typer.Option(True, "--labelstudio/--no-labelstudio",
                                      help="Push to and pull from Label Studio (local server unless LABEL_STUDIO_URL is set)."),
     model: str = typer.Option("transformer", help="Model that predicts for the report: transformer or baseline."),
-    epochs: Optional[int] = typer.Option(None, help="Transformer training epochs."),
-    base_model: Optional[str] = typer.Option(None, help="Local Hugging Face checkpoint to fine-tune (default: packaged MiniLM)."),
-    pretrain: Optional[Path] = typer.Option(None, help="Dataset in the same shape to train on first (e.g. NewsMTSC folder)."),
+    epochs: int | None = typer.Option(None, help="Transformer training epochs."),
+    base_model: str | None = typer.Option(None, help="Local Hugging Face checkpoint to fine-tune (default: packaged MiniLM)."),
+    pretrain: Path | None = typer.Option(None, help="Dataset in the same shape to train on first (e.g. NewsMTSC folder)."),
 ) -> None:
     """Run the whole pipeline on the built-in seeds and print where the report is."""
     from models.pipeline import run_pipeline

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,23 +11,23 @@ from models.cli.app import app
 
 @app.command("report")
 def report_command(
-    predictions: Optional[Path] = typer.Option(None, "--predictions", "-p", help="predictions.jsonl (model basis)."),
-    annotations: Optional[Path] = typer.Option(
+    predictions: Path | None = typer.Option(None, "--predictions", "-p", help="predictions.jsonl (model basis)."),
+    annotations: Path | None = typer.Option(
         None, "--annotations", "-a",
         help="annotations.jsonl from `slant pull`, or a Label Studio JSON export (human basis, adjudicated)."),
     sentences: Path = typer.Option(..., "--sentences", "-s", help="sentences.jsonl from `slant ingest`."),
-    manifest: Optional[Path] = typer.Option(None, "--manifest", "-m", help="Corpus manifest (titles, sources)."),
+    manifest: Path | None = typer.Option(None, "--manifest", "-m", help="Corpus manifest (titles, sources)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory."),
-    dimensions: Optional[Path] = typer.Option(None, "--dimensions", help="Dimensions TOML (default: built-in)."),
+    dimensions: Path | None = typer.Option(None, "--dimensions", help="Dimensions TOML (default: built-in)."),
     min_sentences: int = typer.Option(3, "--min-sentences", min=1,
                                       help="Fewer sentences than this: 'insufficient evidence'."),
     n_resamples: int = typer.Option(2000, "--bootstrap", min=1, help="Bootstrap resamples per interval."),
     confidence: float = typer.Option(0.95, "--confidence", min=0.5, max=0.999, help="Interval coverage."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     n_evidence: int = typer.Option(3, "--evidence", min=0, help="Evidence sentences per score."),
-    labelstudio_url: Optional[str] = typer.Option(None, "--labelstudio-url", envvar="LABEL_STUDIO_URL",
-                                                  help="Label Studio base URL, for task links."),
-    project_id: Optional[int] = typer.Option(None, "--project-id", help="Label Studio project id, for task links."),
+    labelstudio_url: str | None = typer.Option(None, "--labelstudio-url", envvar="LABEL_STUDIO_URL",
+                                               help="Label Studio base URL, for task links."),
+    project_id: int | None = typer.Option(None, "--project-id", help="Label Studio project id, for task links."),
     tie_policy: str = typer.Option("unresolved", "--tie-policy", help="Adjudication tie policy."),
 ) -> None:
     """Score articles and sources on each slant dimension; write report.json, CSV tables and report.html."""
