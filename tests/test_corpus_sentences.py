@@ -18,6 +18,19 @@ def test_abbreviations_do_not_end_sentences() -> None:
     ]
 
 
+def test_abbreviation_can_end_a_sentence_in_mid_line() -> None:
+    text = ("Aid went to the U.S. However, Pakistan objected. The U.S. President spoke in Washington, D.C. "
+            "The talks failed. Gen. Asim Munir met U.S. officials, jets etc. It ended.")
+    assert split_sentences(text) == [
+        "Aid went to the U.S.",
+        "However, Pakistan objected.",
+        "The U.S. President spoke in Washington, D.C.",  # a name or title after it: no split
+        "The talks failed.",
+        "Gen. Asim Munir met U.S. officials, jets etc.",
+        "It ended.",
+    ]
+
+
 def test_quotation_stays_with_its_attribution() -> None:
     text = "“The military option is a mistake. Pakistan should engage in talks,” he wrote. Then he left."
     assert split_sentences(text) == [

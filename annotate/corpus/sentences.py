@@ -3,8 +3,13 @@
 No model is downloaded. spaCy's English tokenizer exceptions keep abbreviations such as
 "U.S.", "Feb." and "Gen." whole, so the sentencizer does not split after them. Two small
 adjustments: a hyphen after an abbreviation ("U.S.-Pakistan") is split off so the actor matcher
-sees "U.S." (likewise a dangling hyphen: "US- Taliban"), and an opening quotation mark that the sentencizer leaves at the end of a sentence
-is moved to the start of the next one.
+sees "U.S." (likewise a dangling hyphen: "US- Taliban"), and an opening quotation mark that the
+sentencizer leaves at the end of a sentence is moved to the start of the next one.
+
+Because "U.S." stays whole, it cannot end a sentence either ("... for the U.S. However, ...").
+A third component splits there when the next word is one that starts sentences and does not
+follow an abbreviation inside one ("However", "The", "It", ...), in the way Punkt uses frequent
+sentence starters; "the U.S. President" stays one sentence.
 """
 
 from __future__ import annotations
@@ -22,12 +27,26 @@ _CLOSING_QUOTES = {"”", "»"}
 _MAX_QUOTE_MERGES = 2
 _ALL_QUOTES = _OPENING_QUOTES | _CLOSING_QUOTES | {'"'}
 _QUOTE_FIXER = "slant_opening_quote_fixer"
+_ABBREVIATION_BOUNDARY = "slant_abbreviation_boundary"
+
+#: Abbreviations that can end a sentence: dotted initialisms ("U.S.", "D.C.") and these words.
+#: Titles ("Gen.", "Dr.") are left out on purpose: a name follows them.
+_SENTENCE_FINAL_ABBREVIATIONS = {"etc.", "inc.", "ltd.", "co.", "corp.", "jr.", "sr."}
+#: Capitalised words that open a sentence after such an abbreviation (closed-class words and
+#: discourse adverbs: none of them continues a sentence after "the U.S.").
+_SENTENCE_STARTERS = {
+    "The", "This", "That", "These", "Those", "It", "Its", "He", "She", "They", "We", "I", "His", "Her",
+    "Their", "Our", "There", "But", "However", "Meanwhile", "Moreover", "Furthermore", "Also", "And",
+    "Yet", "So", "Still", "Instead", "Nevertheless", "Then", "Now", "Thus", "Hence", "Therefore",
+    "In", "On", "At", "After", "Before", "When", "While", "If", "Although", "Since", "As", "For",
+    "A", "An", "Some", "Many", "Most", "Such", "Earlier", "Later",
+}
 
 
 def _register_components() -> None:
     from spacy.language import Language
 
-    if _QUOTE_FIXER in Language.factories:
+    if _ABBREVIATION_BOUNDARY in Language.factories:
         return
 
     @Language.component(_QUOTE_FIXER)
@@ -79,6 +98,26 @@ def _register_components() -> None:
                 straight_open = not straight_open
         return doc
 
+    @Language.component(_ABBREVIATION_BOUNDARY)
+    def abbreviation_boundary(doc: Doc) -> Doc:
+        """Start a sentence after a sentence-final abbreviation followed by a sentence starter."""
+        for token in doc[:-1]:
+            nxt = doc[token.i + 1]
+            if nxt.is_sent_start or nxt.text not in _SENTENCE_STARTERS or not token.whitespace_:
+                continue
+            if _ends_sentence(token.text):
+                nxt.is_sent_start = True
+        return doc
+
+
+def _ends_sentence(word: str) -> bool:
+    """Whether an abbreviation token can be the last word of a sentence ("U.S.", "etc.")."""
+    if not word.endswith(".") or len(word) < 2:
+        return False
+    letters = word.split(".")[:-1]
+    dotted_initialism = len(letters) >= 2 and all(len(x) == 1 and x.isalpha() for x in letters)
+    return dotted_initialism or word.lower() in _SENTENCE_FINAL_ABBREVIATIONS
+
 
 @lru_cache(maxsize=1)
 def sentence_pipeline() -> Language:
@@ -94,6 +133,7 @@ def sentence_pipeline() -> Language:
     suffixes = list(nlp.Defaults.suffixes) + [r"(?<=[A-Za-z])[-‐]"]
     nlp.tokenizer.suffix_search = compile_suffix_regex(suffixes).search
     nlp.add_pipe("sentencizer")
+    nlp.add_pipe(_ABBREVIATION_BOUNDARY)
     nlp.add_pipe(_QUOTE_FIXER)
     return nlp
 
