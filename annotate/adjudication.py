@@ -6,7 +6,7 @@ Rules, in order:
    latest annotation of an item replaces their earlier ones; a submitted answer with no
    label and no off-target flag is no vote.
 2. A ground-truth annotation wins outright (``resolved_by="ground_truth"``; the latest one
-   if several).
+   if several), even if its annotator later submitted another answer.
 3. Otherwise the votes are counted; "off target" (this mention is not that actor / the
    sentence is not about engagement) is one more option. A single top option wins
    (``"unanimous"`` when every vote agrees, ``"majority"`` otherwise). When the majority says
@@ -133,14 +133,20 @@ def _tie_first(tied: Sequence[str], votes: Sequence[str]) -> str | None:
 def _tie_median(tied: Sequence[str], votes: Sequence[str]) -> str | None:
     """The ordinal median of the tied stance options (critical vs favorable -> neutral).
 
-    Off-target votes are ignored here; a tie between off target and one stance gives that stance.
+    When the two middle votes are neighbours (critical vs neutral, neutral vs favorable) there
+    is no single median; the one nearer the middle of the scale is taken, so neither end of
+    the scale is favoured. Off-target votes are ignored here; a tie between off target and one
+    stance gives that stance.
     """
     stance = load_label_set().stance
     codes = sorted(stance.index(v) for v in votes if v in tied and v != OFF_TARGET)
     if not codes:
         return None
     low, high = codes[(len(codes) - 1) // 2], codes[len(codes) // 2]
-    return stance[(low + high) // 2] if (low + high) % 2 == 0 else stance[low]
+    if (low + high) % 2 == 0:
+        return stance[(low + high) // 2]
+    centre = (len(stance) - 1) / 2
+    return stance[min((low, high), key=lambda code: abs(code - centre))]
 
 
 # ----------------------------------------------------------------------------- adjudicate
@@ -155,6 +161,20 @@ def _vote(record: AnnotationRecord) -> str | None:
     if record.off_target:
         return OFF_TARGET
     return record.label
+
+
+def _valid_vote(record: AnnotationRecord, stance: Sequence[str], *, warn: bool = False) -> bool:
+    """Whether ``record`` votes: off target, or a stance class (a blank answer does not)."""
+    vote = _vote(record)
+    if vote is None:
+        return False
+    if vote != OFF_TARGET and vote not in stance:
+        if warn:  # one bad record must not sink the batch: drop that vote and say so
+            log.warning("task %s sentence %s target %s: label %r by %s is not a stance class (%s); vote ignored",
+                        record.task_id, record.sentence_id, record.target, record.label, record.annotator,
+                        ", ".join(stance))
+        return False
+    return True
 
 
 def adjudicate(records: Iterable[AnnotationRecord], *, tie_policy: str = "unresolved") -> list[AdjudicatedLabel]:
@@ -176,35 +196,37 @@ def adjudicate(records: Iterable[AnnotationRecord], *, tie_policy: str = "unreso
     policy = get_tie_policy(tie_policy)
     stance = load_label_set().stance
     latest: dict[tuple[str, str], dict[str, AnnotationRecord]] = {}
+    ground_truth: dict[tuple[str, str], AnnotationRecord] = {}
     first_seen: dict[tuple[str, str], AnnotationRecord] = {}
     for record in records:
         item = (record.sentence_id, record.target)
         first_seen.setdefault(item, record)
-        if record.status != "submitted" or _vote(record) is None:
+        if record.status != "submitted":
             continue
-        if record.label is not None and record.label not in stance and not record.off_target:
-            # One bad record must not sink the batch: drop that vote and say so.
-            log.warning("task %s sentence %s target %s: label %r by %s is not a stance class (%s); vote ignored",
-                        record.task_id, record.sentence_id, record.target, record.label, record.annotator,
-                        ", ".join(stance))
-            continue
+        # Rule 1: the latest submitted answer replaces earlier ones, even when it is blank.
         by_annotator = latest.setdefault(item, {})
         previous = by_annotator.get(record.annotator)
         if previous is None or _time_key(record) >= _time_key(previous):
             by_annotator[record.annotator] = record
+        # Rule 2: any ground-truth answer counts, even one its annotator later replaced.
+        if record.ground_truth and _valid_vote(record, stance):
+            known = ground_truth.get(item)
+            if known is None or _time_key(record) >= _time_key(known):
+                ground_truth[item] = record
 
     results = []
     no_votes = 0
     for item, first in first_seen.items():
-        by_annotator = latest.get(item)
-        if not by_annotator:
+        ordered = sorted((r for r in latest.get(item, {}).values() if _valid_vote(r, stance, warn=True)),
+                         key=_time_key)
+        if not ordered and item in ground_truth:
+            ordered = [ground_truth[item]]
+        if not ordered:
             no_votes += 1
             continue
-        ordered = sorted(by_annotator.values(), key=_time_key)
         votes = [_vote(r) for r in ordered]
-        ground_truth = [r for r in ordered if r.ground_truth]
-        if ground_truth:
-            outcome, resolved_by = _vote(ground_truth[-1]), "ground_truth"
+        if item in ground_truth:
+            outcome, resolved_by = _vote(ground_truth[item]), "ground_truth"
         else:
             tally = Counter(votes)
             top = max(tally.values())

@@ -82,12 +82,36 @@ def test_tie_policies(policy: str, three_way: str | None, two_way: str | None) -
 
 def test_median_policy_on_adjacent_tie_and_unknown_policy() -> None:
     records = [record("m/s0", "pakistan", A, NEUTRAL), record("m/s0", "pakistan", B, FAVORABLE)]
-    assert adjudicate(records, tie_policy="median")[0].label == NEUTRAL  # lower middle of neutral/favorable
+    assert adjudicate(records, tie_policy="median")[0].label == NEUTRAL  # the neighbour nearer the centre
+    # Symmetric: a neighbouring tie at the other end also goes to the centre, not to the lower class.
+    other_end = [record("m/s1", "pakistan", A, CRITICAL), record("m/s1", "pakistan", B, NEUTRAL)]
+    assert adjudicate(other_end, tie_policy="median")[0].label == NEUTRAL
     assert adjudicate(records, tie_policy="first")[0].label == NEUTRAL
     with pytest.raises(ValueError) as info:
         adjudicate(records, tie_policy="coin-flip")
     for name in TIE_POLICIES:
         assert name in str(info.value)
+
+
+def test_a_later_blank_answer_withdraws_the_earlier_vote_as_agreement_does() -> None:
+    from annotate.agreement import collect_labels
+
+    records = [record("w/s0", "pakistan", A, CRITICAL), record("w/s0", "pakistan", B, FAVORABLE),
+               record("w/s0", "pakistan", A, None)]  # A submits the item again, blank
+    (label,) = adjudicate(records)
+    assert label.votes == {B: FAVORABLE} and (label.label, label.resolved_by) == (FAVORABLE, "unanimous")
+    labels, excluded = collect_labels(records)
+    assert set(labels[("w/s0", "pakistan")]) == {B} and excluded["blank"] == 1
+
+
+def test_ground_truth_wins_even_when_its_annotator_answers_again() -> None:
+    records = [record("t/s0", "pakistan", C, FAVORABLE, ground_truth=True),
+               record("t/s0", "pakistan", C, CRITICAL), record("t/s0", "pakistan", B, CRITICAL)]
+    (label,) = adjudicate(records)
+    assert (label.label, label.resolved_by) == (FAVORABLE, "ground_truth")
+    # ... and when that later answer is blank, leaving no other vote.
+    only = adjudicate([record("t/s1", "pakistan", C, NEUTRAL, ground_truth=True), record("t/s1", "pakistan", C, None)])
+    assert [(l.label, l.resolved_by) for l in only] == [(NEUTRAL, "ground_truth")]
 
 
 def test_items_without_votes_are_left_out_and_ground_truth_off_target() -> None:
