@@ -436,6 +436,27 @@ def write_review_tasks(
     return len(tasks)
 
 
+def merge_adjudicated(*groups: Iterable[AdjudicatedLabel]) -> tuple[list[AdjudicatedLabel], int]:
+    """Merge groups of adjudicated labels into one label per (sentence, target).
+
+    A later group's label replaces an earlier group's label of the same item (pass freshly
+    adjudicated labels first and reviewed or hand-edited files after them). Within one
+    group, the last label of an item wins too.
+
+    Returns:
+        ``(labels, n_replaced)``: the labels in first-seen item order, and how many were
+        replaced by a later one.
+    """
+    merged: dict[tuple[str, str], AdjudicatedLabel] = {}
+    replaced = 0
+    for group in groups:
+        for label in group:
+            key = (label.sentence_id, label.target)
+            replaced += key in merged
+            merged[key] = label
+    return list(merged.values()), replaced
+
+
 def merge_reviews(
     adjudicated: Iterable[AdjudicatedLabel], reviewer_records: Iterable[AnnotationRecord]
 ) -> list[AdjudicatedLabel]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import random
 import shutil
@@ -216,6 +215,10 @@ def build_dataset(
     Returns:
         ``DatasetDict`` with ``train``, ``validation`` and ``test`` (possibly empty, always
         present), each with :func:`stance_features`. No article is in two splits.
+
+    Raises:
+        ValueError: adjudicated labels that give one (sentence, target) more than once
+            (merge them first: :func:`annotate.adjudication.merge_adjudicated`).
     """
     import datasets
 
@@ -224,6 +227,12 @@ def build_dataset(
         items = adjudicate(items, tie_policy=tie_policy)
     elif not all(isinstance(i, AdjudicatedLabel) for i in items):
         raise TypeError("build_dataset takes AnnotationRecords or AdjudicatedLabels, not a mix")
+    counts = Counter((i.sentence_id, i.target) for i in items)
+    repeated = [f"{s}/{t}" for (s, t), n in counts.items() if n > 1]
+    if repeated:
+        raise ValueError(f"{len(repeated)} (sentence, target) item(s) have more than one adjudicated label "
+                         f"(e.g. {', '.join(repeated[:3])}): a row would be trained on twice; merge them first "
+                         "(annotate.adjudication.merge_adjudicated)")
     if sentences is not None and not isinstance(sentences, Mapping):
         sentences = {s.sentence_id: s for s in sentences}
     rows, left_out = dataset_rows(items, sentences=sentences, manifest=manifest)
@@ -323,9 +332,11 @@ def dataset_card(dd: datasets.DatasetDict, *, provenance: Mapping[str, Any] | No
     names = load_label_set().stance
     counts = _counts(dd)
     provenance = dict(provenance or {})
-    front = ["---", "configs:", "- config_name: default", "  data_files:"]
-    for split, ds in dd.items():
-        if len(ds):
+    front = ["---"]
+    filled = [split for split, ds in dd.items() if len(ds)]
+    if filled:  # an empty `data_files:` would be YAML null, which the Hub's loader rejects
+        front += ["configs:", "- config_name: default", "  data_files:"]
+        for split in filled:
             front += [f"  - split: {split}", f"    path: parquet/{split}.parquet"]
     front += ["task_categories:", "- text-classification", "language:", "- en", "---", ""]
     parts = ["\n".join(front), "# Slant stance dataset", "",
@@ -432,5 +443,5 @@ def agreement_summary(adjudicated: Sequence[AdjudicatedLabel]) -> dict[str, Any]
         "off_target": sum(a.off_target for a in adjudicated),
         "unresolved": sum(a.unresolved for a in adjudicated),
         "mean_agreement": (round(sum(a.agreement for a in adjudicated) / len(adjudicated), 4)
-                           if adjudicated else math.nan),
+                           if adjudicated else None),  # None, not NaN: the card's JSON stays valid
     }

@@ -74,7 +74,8 @@ def iter_jsonl(
     with handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                line = raw.decode("utf-8")
+                # utf-8-sig on the first line: editors on Windows start files with a byte-order mark
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
                 where = location.format(path=path, line=number)
                 raise error(f"{where}: not UTF-8 text ({exc.reason} at byte {offset + exc.start})") from None

@@ -101,7 +101,7 @@ def load_label_set(path: str | Path | None = None) -> LabelSet:
     config = Path(path) if path is not None else _REPO_CONFIG
     if not config.is_file():
         raise LabelConfigError(f"{config}: label config not found")
-    return parse_label_config(config.read_text(encoding="utf-8"), origin=str(config))
+    return parse_label_config(config.read_text(encoding="utf-8-sig"), origin=str(config))
 
 
 def stance_labels() -> tuple[str, ...]:

@@ -10,7 +10,7 @@ import datasets
 import pytest
 from typer.testing import CliRunner
 
-from annotate.adjudication import adjudicate
+from annotate.adjudication import adjudicate, read_adjudicated
 from annotate.dataset import (
     AnnotationFileError,
     build_dataset,
@@ -180,6 +180,24 @@ def test_cli_agreement_adjudicate_dataset(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     loaded = datasets.load_from_disk(str(tmp_path / "data"))
     assert sum(len(ds) for ds in loaded.values()) == 31  # 30 + the tie the reviewer settled
+    # The raw annotations and their adjudicated file together: one row per item, the file's label wins.
+    result = runner.invoke(app, ["dataset", str(annotations), str(adjudicated), "--out", str(tmp_path / "both")])
+    assert result.exit_code == 0 and "more than one input" in result.output, result.output
+    both = datasets.load_from_disk(str(tmp_path / "both"))
+    assert sum(len(ds) for ds in both.values()) == 31
+    rows = [r for ds in both.values() for r in ds]
+    reviewed = next(r for r in rows if (r["sentence_id"], r["target"]) == ("fixture-article-0/s1", "pakistan"))
+    assert both["train"].features["label"].int2str(reviewed["label"]) == FAVORABLE
+    with pytest.raises(ValueError, match="more than one adjudicated label"):
+        build_dataset(read_adjudicated(adjudicated) * 2)
+
+    bad_review = _write_jsonl(tmp_path / "bad_review.jsonl",
+                              [record("fixture-article-0/s1", "pakistan", "fixture-reviewer@example.test", "Favorable")])
+    before = adjudicated.read_text()
+    result = runner.invoke(app, ["adjudicate", str(annotations), "--out", str(adjudicated),
+                                 "--reviews", str(bad_review)])
+    assert result.exit_code == 1 and str(bad_review) in result.output and "Traceback" not in result.output
+    assert "'Favorable' is not a stance class" in result.output and adjudicated.read_text() == before
 
     result = runner.invoke(app, ["adjudicate", str(annotations), "--out", str(adjudicated), "--tie-policy", "dice"])
     assert result.exit_code == 2 and "valid tie policies" in result.output
@@ -189,3 +207,15 @@ def test_cli_agreement_adjudicate_dataset(tmp_path: Path) -> None:
     assert result.exit_code == 1 and f"{bad}:{len(five_article_export()) + 1}:" in result.output
     result = runner.invoke(app, ["dataset", str(bad), "--out", str(tmp_path / "d2"), "--k-folds", "9"])
     assert result.exit_code == 2 and "--k-folds 9" in result.output
+
+
+def test_card_of_an_empty_dataset_has_valid_json_and_yaml() -> None:
+    from annotate.dataset import agreement_summary, dataset_card
+
+    dd = build_dataset([])
+    assert all(len(ds) == 0 for ds in dd.values())
+    summary = agreement_summary([])
+    assert summary["mean_agreement"] is None and summary["items"] == 0
+    card = dataset_card(dd, provenance={"adjudication": summary})
+    front = card.split("---")[1]
+    assert "NaN" not in card and "data_files" not in front and "task_categories" in front

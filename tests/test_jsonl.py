@@ -82,3 +82,14 @@ def test_empty_file_reads_as_no_records(tmp_path: Path) -> None:
     path.write_text("\n\n", encoding="utf-8")
     errors: list[str] = []
     assert read_jsonl(path, errors=errors) == [] and errors == []
+
+
+def test_a_byte_order_mark_does_not_cost_the_first_record(tmp_path: Path) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"id": 1}\n{"id": 2}\n')
+    errors: list[str] = []
+    assert read_jsonl(path, _id, errors=errors) == [1, 2] and errors == []
+    # Only a leading mark is dropped: one inside the file is still an error, named by line.
+    path.write_bytes(b'{"id": 1}\n\xef\xbb\xbf{"id": 2}\n')
+    with pytest.raises(JsonlError, match=r"bom\.jsonl:2: not valid JSON"):
+        read_jsonl(path, _id)

@@ -104,7 +104,7 @@ def read_export_file(path: str | Path) -> list[dict[str, Any]]:
     """Read a Label Studio JSON export; :class:`ExportFormatError` names the file and the problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ExportFormatError(f"{path}: no such file") from None
     except UnicodeDecodeError as exc:

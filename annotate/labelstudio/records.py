@@ -46,7 +46,7 @@ def detect_kind(path: str | Path) -> str:
     """``"sentences"``, ``"annotations"`` or ``"predictions"``, from the first record's keys."""
     path = Path(path)
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             for line in handle:
                 if line.strip():
                     keys = set(json.loads(line))

@@ -73,7 +73,7 @@ def _read_toml(path: Path) -> dict:
     if not path.is_file():
         raise DimensionError(f"{path}: dimensions file not found")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DimensionError(f"{path}: not valid TOML: {exc}") from exc
 

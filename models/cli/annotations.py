@@ -139,7 +139,10 @@ def adjudicate_command(
     labels = adjudicate(records, tie_policy=tie_policy)
     if reviews is not None:
         review_records = [r for rs in _read_records([reviews], strict=strict).values() for r in rs]
-        labels = merge_reviews(labels, review_records)
+        try:
+            labels = merge_reviews(labels, review_records)
+        except ValueError as exc:  # nothing is written: a half-merged file would hide the bad review
+            raise _fail(f"{reviews}: {exc}") from None
     write_adjudicated(labels, out)
     counts = Counter(l.resolved_by for l in labels)
     unresolved = sum(l.unresolved for l in labels)
@@ -170,26 +173,32 @@ def dataset_command(
     strict: bool = typer.Option(False, "--strict", help="Abort on any bad line instead of skipping it."),
 ) -> None:
     """Build the train/validation/test stance dataset (grouped by article) and save it."""
-    from annotate.adjudication import adjudicate, get_tie_policy, read_adjudicated
+    from annotate.adjudication import adjudicate, get_tie_policy, merge_adjudicated, read_adjudicated
     from annotate.dataset import agreement_summary, annotation_provenance, build_dataset, save_dataset
 
     try:
         get_tie_policy(tie_policy)
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
-    adjudicated, per_file = [], {}
-    annotation_files = []
+    per_file = {}
+    adjudicated_files, annotation_files = [], []
     for path in annotations:
         if _is_adjudicated_file(path):
             try:
-                adjudicated.extend(read_adjudicated(path))
+                adjudicated_files.append(read_adjudicated(path))
             except (OSError, ValueError) as exc:
                 raise _fail(str(exc)) from None
         else:
             annotation_files.append(path)
+    fresh = []
     if annotation_files:
         per_file = _read_records(annotation_files, strict=strict)
-        adjudicated.extend(adjudicate([r for rs in per_file.values() for r in rs], tie_policy=tie_policy))
+        fresh = adjudicate([r for rs in per_file.values() for r in rs], tie_policy=tie_policy)
+    # Adjudicated files (reviewed, hand-edited) override fresh votes; later files override earlier.
+    adjudicated, replaced = merge_adjudicated(fresh, *adjudicated_files)
+    if replaced:
+        typer.echo(f"warning: {replaced} (sentence, target) item(s) labelled in more than one input; "
+                   "adjudicated files win over annotations, later files over earlier", err=True)
     meta = None
     if manifest is not None:
         from annotate.corpus import ManifestError, load_manifest
@@ -222,7 +231,7 @@ def dataset_command(
 def _is_adjudicated_file(path: Path) -> bool:
     """True when the first record has the adjudicated-label shape (``votes``, ``resolved_by``)."""
     try:
-        with path.open(encoding="utf-8") as handle:
+        with path.open(encoding="utf-8-sig") as handle:
             for line in handle:
                 if line.strip():
                     return {"votes", "resolved_by"} <= set(json.loads(line))
