@@ -64,6 +64,8 @@ def test_push_is_idempotent_and_a_grown_file_adds_only_new_sentences(label_studi
     tasks = existing_tasks(conn, find_project(conn, project_title))
     assert sorted(tasks) == sorted(s.sentence_id for s in sentences)
     assert all(set(t.data) == set(TASK_DATA_KEYS) for t in tasks.values())
+    # Paging: pages of 2 still find every task (the loop follows the server's total).
+    assert existing_tasks(conn, find_project(conn, project_title), page_size=2).keys() == tasks.keys()
 
 
 def test_predictions_are_in_the_export_with_model_version_and_not_duplicated(label_studio, project_title):
@@ -144,6 +146,68 @@ def test_annotations_of_two_users_come_back_attributed_and_round_trip_losslessly
     assert (added.created, added.annotations_added, added.errors) == (0, 3, [])
     assert push_annotations(conn, pulled.records, project=merged, progress=False).annotations_skipped == 3
     assert server_keys_removed(pull(conn, project=merged).records) == server_keys_removed(pulled.records)
+
+
+def test_an_annotation_id_from_elsewhere_does_not_hide_another_persons_annotation(label_studio, project_title):
+    """Annotation ids are per server: bob's record from another server with the id of the admin's
+    annotation here is added, and only then skipped as already there."""
+    import dataclasses
+
+    conn = label_studio.connection()
+    sentences = seed_sentences(1)
+    pushed = push_sentences(conn, sentences, project=project_title, progress=False)
+    task = existing_tasks(conn, pushed.project_id)[sentences[0].sentence_id]
+    conn.request("POST", f"/api/tasks/{task.id}/annotations/", what="test",
+                 json={"result": [choice("stance_0", "favorable")]})
+    mine = pull(conn, project=project_title).records
+    assert pull(conn, project=project_title).annotations == 1
+    assert push_annotations(conn, mine, project=project_title, progress=False).annotations_skipped == 1
+    bob = f"bob-{project_title[-6:]}@example.test"
+    foreign = [dataclasses.replace(r, annotator=bob, created_at="2026-03-01T09:00:00.000000Z") for r in mine]
+    assert {r.annotation_id for r in foreign} == {r.annotation_id for r in mine}  # the colliding id
+    added = push_annotations(conn, foreign, project=project_title, progress=False)
+    assert (added.annotations_added, added.annotations_skipped, added.errors) == (1, 0, [])
+    again = push_annotations(conn, foreign, project=project_title, progress=False)
+    assert (again.annotations_added, again.annotations_skipped) == (0, 1)
+    assert {r.annotator for r in pull(conn, project=project_title).records} == {label_studio.admin_email, bob}
+
+
+def test_a_failed_annotation_request_is_reported_and_a_retry_adds_only_what_is_missing(
+        label_studio, project_title, monkeypatch):
+    import dataclasses
+
+    from annotate.labelstudio.connection import Connection, LabelStudioAPIError
+
+    conn = label_studio.connection()
+    sentences = seed_sentences(1)
+    pushed = push_sentences(conn, sentences, project=project_title, progress=False)
+    task = existing_tasks(conn, pushed.project_id)[sentences[0].sentence_id]
+    conn.request("POST", f"/api/tasks/{task.id}/annotations/", what="test",
+                 json={"result": [choice("stance_0", "neutral")]})
+    (record,) = [r for r in pull(conn, project=project_title).records if r.label]
+    people = [dataclasses.replace(record, annotator=f"{name}-{project_title[-6:]}@example.test",
+                                  annotation_id=900 + k, created_at=f"2026-03-0{k + 1}T09:00:00.000000Z")
+              for k, name in enumerate(("ann", "ben", "cat"))]
+    real_request, calls = Connection.request, []
+
+    def second_post_fails(self, method, path, **kwargs):
+        if method == "POST" and path.endswith("/annotations/"):
+            calls.append(path)
+            if len(calls) == 2:  # a real request to the real server, failing as a 500 would
+                raise LabelStudioAPIError(f"{kwargs['what']}: Label Studio answered HTTP 500")
+        return real_request(self, method, path, **kwargs)
+
+    monkeypatch.setattr(Connection, "request", second_post_fails)
+    first = push_annotations(conn, people, project=project_title, progress=False)
+    assert (first.annotations_added, len(first.errors)) == (2, 1) and "HTTP 500" in first.errors[0]
+    monkeypatch.undo()
+    retry = push_annotations(conn, people, project=project_title, progress=False)
+    assert (retry.annotations_added, retry.annotations_skipped, retry.errors) == (1, 2, [])
+    annotations_of: dict[str, set] = {}
+    for r in pull(conn, project=project_title).records:
+        annotations_of.setdefault(r.annotator, set()).add(r.annotation_id)
+    assert set(annotations_of) == {record.annotator} | {p.annotator for p in people}
+    assert all(len(ids) == 1 for ids in annotations_of.values()), annotations_of  # no duplicate
 
 
 def test_round_trip_of_records_whose_annotators_are_not_users(label_studio, project_title, tmp_path):

@@ -248,6 +248,16 @@ def test_cli_errors_are_clear_and_without_traceback(tmp_path):
     result = CliRunner().invoke(app, ["report", "--sentences", str(inputs / "sentences.jsonl"),
                                       "--out", str(tmp_path / "o")])
     assert result.exit_code == 1 and "give predictions, annotations, or both" in result.output
+    result = CliRunner().invoke(app, ["report", "--predictions", str(inputs / "predictions.jsonl"),
+                                      "--sentences", str(inputs), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and f"{inputs}: is a directory, not a sentence file" in result.output
+    taken = tmp_path / "a-file"
+    taken.write_text("not a folder")
+    result = CliRunner().invoke(app, ["report", "--predictions", str(inputs / "predictions.jsonl"),
+                                      "--sentences", str(inputs / "sentences.jsonl"), "--out", str(taken),
+                                      "--bootstrap", "10"])
+    assert result.exit_code == 1 and str(taken) in result.output and "Traceback" not in result.output
+    assert taken.read_text() == "not a folder"
 
 
 def test_report_package_stays_light():

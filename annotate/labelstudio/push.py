@@ -122,7 +122,7 @@ def ensure_project(conn: Connection, title: str, *, label_config: str | None = N
 def existing_tasks(conn: Connection, project_id: int, *, page_size: int = 1000) -> dict[str, ExistingTask]:
     """The project's tasks by ``sentence_id`` (tasks without one are ignored)."""
     found: dict[str, ExistingTask] = {}
-    page = 1
+    page, seen = 1, 0
     include = "id,data,meta,predictions_model_versions,annotations_ids"
     while True:
         response = conn.http.get("/api/tasks/", params={"project": project_id, "page": page, "page_size": page_size,
@@ -130,7 +130,8 @@ def existing_tasks(conn: Connection, project_id: int, *, page_size: int = 1000) 
         if response.status_code == 404 and page > 1:
             return found  # past the last page
         conn.raise_for_status(response.status_code, response.text, f"listing tasks of project {project_id}")
-        tasks = response.json().get("tasks", [])
+        body = response.json()
+        tasks = body.get("tasks", [])
         for task in tasks:
             sentence_id = (task.get("data") or {}).get("sentence_id")
             if sentence_id is None:
@@ -140,7 +141,9 @@ def existing_tasks(conn: Connection, project_id: int, *, page_size: int = 1000) 
                 model_versions=_split_list(task.get("predictions_model_versions")),
                 annotation_ids={int(i) for i in _split_list(task.get("annotations_ids")) if i.isdigit()},
             ))
-        if len(tasks) < page_size:
+        seen += len(tasks)
+        # A short page is not the end: a server may cap the page size (TASK_API_PAGE_SIZE_MAX).
+        if not tasks or seen >= body.get("total", seen + 1):
             return found
         page += 1
 
@@ -320,9 +323,15 @@ def push_annotations(
         meta_changed = False
         for key, group in groups.items():
             source_id, annotator, created_at = key
-            if source_id in task.annotation_ids or any(
-                    e.get("source_annotation_id") == source_id and e.get("annotator") == annotator
-                    and e.get("created_at") == created_at for e in known.values()):
+            try:
+                already = any(e.get("source_annotation_id") == source_id and e.get("annotator") == annotator
+                              and e.get("created_at") == created_at for e in known.values()) or (
+                    source_id in task.annotation_ids
+                    and _same_annotator(conn, source_id, annotator, members=members, provenance=known))
+            except LabelStudioAPIError as exc:  # unknown: reported, and not pushed (no duplicate)
+                result.errors.append(str(exc))
+                continue
+            if already:
                 result.annotations_skipped += 1
                 continue
             try:
@@ -330,18 +339,22 @@ def push_annotations(
             except TaskFormatError as exc:
                 result.errors.append(str(exc))
                 continue
-            body = {k: v for k, v in payload.items() if k != "completed_by"}
-            if "completed_by" in payload:
-                body["completed_by"] = payload["completed_by"]
-            made = conn.request("POST", f"/api/tasks/{task.id}/annotations/", json=body,
-                                what=f"adding an annotation to sentence {sentence_id!r}").json()
+            try:
+                made = conn.request("POST", f"/api/tasks/{task.id}/annotations/", json=payload,
+                                    what=f"adding an annotation to sentence {sentence_id!r}").json()
+            except LabelStudioAPIError as exc:  # one failed item is reported; the rest is pushed
+                result.errors.append(str(exc))
+                continue
             known = {**known, f"a{made['id']}": entry}
             meta_changed = True
             result.annotations_added += 1
-        if meta_changed:
+        if meta_changed:  # recorded even after a failure above, so a retry skips what was added
             meta = {**task.meta, META_KEY: {**task.meta.get(META_KEY, {}), "annotations": known}}
-            conn.request("PATCH", f"/api/tasks/{task.id}/", json={"meta": meta},
-                         what=f"recording annotation provenance of sentence {sentence_id!r}")
+            try:
+                conn.request("PATCH", f"/api/tasks/{task.id}/", json={"meta": meta},
+                             what=f"recording annotation provenance of sentence {sentence_id!r}")
+            except LabelStudioAPIError as exc:
+                result.errors.append(str(exc))
 
     bar = tqdm(total=len(new_tasks), desc=f"push annotations to {project}", unit="task",
                disable=not progress or not new_tasks)
@@ -359,6 +372,24 @@ def push_annotations(
     bar.close()
     result.skipped = sum(1 for s in grouped if s in existing)
     return result
+
+
+def _same_annotator(conn: Connection, annotation_id: int, annotator: str, *, members: Mapping[str, int],
+                    provenance: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether the task's annotation ``annotation_id`` is ``annotator``'s (a record pulled from here).
+
+    Annotation ids are only unique within one server: a record from another server or an
+    export file can carry an id that a different person's annotation has here.
+    """
+    found = conn.request("GET", f"/api/annotations/{annotation_id}/",
+                         what=f"reading annotation {annotation_id}").json()
+    entry = provenance.get(f"a{annotation_id}") or provenance.get(f"i{found.get('import_id')}")
+    if entry is not None:  # pushed by Slant: the original annotator is recorded
+        return entry.get("annotator") == annotator
+    completed_by = found.get("completed_by")
+    if isinstance(completed_by, dict):
+        completed_by = completed_by.get("id")
+    return completed_by is not None and completed_by == members.get(annotator)
 
 
 def _annotation_payload(group: list[AnnotationRecord], data: dict[str, Any], members: dict[str, int],

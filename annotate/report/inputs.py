@@ -26,6 +26,12 @@ class ReportInputError(ValueError):
     """An input file is missing or holds no usable record."""
 
 
+def _not_a_file(path: Path, what: str) -> str:
+    if path.is_dir():
+        return f"{path}: is a directory, not a {what} file"
+    return f"{path}: {what} file not found"
+
+
 def read_jsonl(path: str | Path, parse: Callable[[dict], T], *, what: str) -> tuple[list[T], list[str]]:
     """Parse every line of ``path`` with ``parse``; returns ``(records, problems)``.
 
@@ -34,7 +40,7 @@ def read_jsonl(path: str | Path, parse: Callable[[dict], T], *, what: str) -> tu
     """
     path = Path(path)
     if not path.is_file():
-        raise ReportInputError(f"{path}: {what} file not found")
+        raise ReportInputError(_not_a_file(path, what))
     problems: list[str] = []
     records = jsonl.read_jsonl(path, parse, errors=problems, error=ReportInputError,
                                bad_record=f"not a valid {what} record")
@@ -100,7 +106,7 @@ def load_annotations(path: str | Path) -> tuple[list[AnnotationRecord], list[str
         loaded = read_jsonl(path, lambda d: AnnotationRecord.from_dict(keep(d)), what="annotation")
         return _with_extra_note(path, "annotation", loaded, extra)
     if not path.is_file():
-        raise ReportInputError(f"{path}: annotation export file not found")
+        raise ReportInputError(_not_a_file(path, "annotation export"))
     from annotate.labelstudio.pull import pull_from_file  # the Label Studio side, only when needed
 
     try:

@@ -43,6 +43,9 @@ def report_command(
     except (ReportInputError, DimensionError, ValueError, RuntimeError) as exc:
         typer.echo(f"slant report: error: {exc}", err=True)
         raise typer.Exit(1) from None
+    except OSError as exc:  # e.g. --out names an existing file, or a folder we may not write
+        typer.echo(f"slant report: error: {exc.filename or out}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
     report = result.report
     if result.problems:
         typer.echo(f"{len(result.problems)} input problem(s) (listed in report.json and the HTML):", err=True)
