@@ -53,10 +53,17 @@ def evaluate(model_dir: str | Path, dataset: Any, *, split: str = "test", refit_
 
     ``refit_temperature`` also fits a temperature on the dataset's validation split and
     reports ECE with it (useful when the model was calibrated on another domain).
+    ``runtime`` applies to transformers (``"fp32"``, default, or ``"int8"``).
+
+    Raises:
+        ValueError: an unknown runtime, or dataset labels that are not the model's classes.
     """
     from models.data import resolve_splits, split_by_name
     from models.registry import load_model
+    from models.transformer import RUNTIMES
 
+    if runtime is not None and runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
     model = load_model(model_dir, **({"runtime": runtime} if runtime else {}))
     part = split_by_name(dataset, split)
     validation = resolve_splits(dataset).validation if refit_temperature else None

@@ -111,11 +111,20 @@ def from_dataset(split: Any) -> tuple[list[StanceInput], list[str]]:
 
     Labels are returned as names read through the split's ``ClassLabel`` feature, so a
     dataset whose label order differs from the model's still maps correctly.
+
+    Raises:
+        ValueError: a row without a label (``-1``, the ``datasets`` convention) or with an
+            index outside the ``ClassLabel`` names; the message names the row.
     """
     names = split.features["label"].names
     inputs = [from_row(row) for row in split]
-    labels = [names[i] for i in split["label"]]
-    return inputs, labels
+    indices = split["label"]
+    for row, index in enumerate(indices):
+        if not 0 <= index < len(names):  # -1 would silently read as the last class
+            what = "has no label (-1)" if index == -1 else f"has label index {index}, not one of 0..{len(names) - 1}"
+            sentence = inputs[row].sentence_id or "?"
+            raise ValueError(f"row {row} (sentence {sentence}, target {inputs[row].target}) {what} ({names})")
+    return inputs, [names[i] for i in indices]
 
 
 def from_sentence(record: SentenceRecord) -> list[StanceInput]:

@@ -18,6 +18,7 @@ plus ``head.safetensors`` for the dropout-linear head.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from pathlib import Path
 from typing import Any
@@ -59,15 +60,27 @@ def target_token_mask(input_ids: list[int], token_type_ids: list[int] | None, *,
     return mask
 
 
+def _encoder(path: str | Path):
+    """The checkpoint's encoder without its pooler (the head pools tokens itself).
+
+    BERT-like classes take ``add_pooling_layer``; others (DistilBERT, ...) have no pooler
+    and refuse the argument.
+    """
+    from transformers import AutoModel
+
+    try:
+        return AutoModel.from_pretrained(path, add_pooling_layer=False)
+    except TypeError:
+        return AutoModel.from_pretrained(path)
+
+
 def build(base: str, *, pooling: str, n_labels: int, id2label: dict[int, str]) -> Any:
     """A fresh :class:`PooledPairClassifier` over the encoder in ``base``.
 
     If ``base`` is itself a saved pooled model with the same pooling and label count, its
     head is loaded too (continued training, e.g. after ``--pretrain``).
     """
-    from transformers import AutoModel
-
-    encoder = AutoModel.from_pretrained(base, add_pooling_layer=False)
+    encoder = _encoder(base)
     model = pooled_pair_classifier()(encoder, pooling=pooling, n_labels=n_labels)
     model.set_labels(id2label)
     head = Path(base) / HEAD_FILE
@@ -82,9 +95,7 @@ def build(base: str, *, pooling: str, n_labels: int, id2label: dict[int, str]) -
 
 def load(directory: Path, *, pooling: str) -> Any:
     """A saved :class:`PooledPairClassifier` (encoder files plus :data:`HEAD_FILE`)."""
-    from transformers import AutoModel
-
-    encoder = AutoModel.from_pretrained(directory, add_pooling_layer=False)
+    encoder = _encoder(directory)
     n_labels = len(encoder.config.id2label)
     model = pooled_pair_classifier()(encoder, pooling=pooling, n_labels=n_labels)
     model.load_head(directory / HEAD_FILE, strict=True)
@@ -125,6 +136,8 @@ def _define_class() -> Any:
             if pooling not in POOLINGS or pooling == "cls":
                 raise ValueError(f"pooling must be one of {POOLINGS[1:]} here, got {pooling!r}")
             self.encoder = encoder
+            # DistilBERT and others have no segment embeddings and refuse token_type_ids.
+            self._takes_token_types = "token_type_ids" in inspect.signature(encoder.forward).parameters
             self.config = encoder.config
             self.pooling = pooling
             hidden = encoder.config.hidden_size
@@ -137,8 +150,8 @@ def _define_class() -> Any:
             self.config.label2id = {v: k for k, v in id2label.items()}
 
         def forward(self, input_ids, attention_mask, token_type_ids=None, target_mask=None):
-            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                                  token_type_ids=token_type_ids).last_hidden_state
+            segments = {"token_type_ids": token_type_ids} if self._takes_token_types else {}
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **segments).last_hidden_state
             pooled = [_masked_mean(hidden, attention_mask)]
             if self.pooling == "mean+target":
                 if target_mask is None:

@@ -58,7 +58,7 @@ def predict(sentences: str | Path, *, model: str | Path | StanceClassifier, out:
 
     Args:
         model: a saved model directory or a loaded classifier.
-        runtime: transformer inference path (``"int8"`` default, ``"fp32"`` to force full precision).
+        runtime: transformer inference path: ``"fp32"`` (default) or ``"int8"``.
         batch_size: pairs handed to the model at once (it length-sorts them internally).
     """
     from models.preannotate import read_sentences
@@ -71,8 +71,8 @@ def predict(sentences: str | Path, *, model: str | Path | StanceClassifier, out:
     items: list[StanceInput] = []
     # The same tolerant reader as pre-annotation: bad lines are reported, the rest predicted.
     sentence_records, summary.errors = read_sentences(sentences)
-    for message in summary.errors:
-        log.warning(message)
+    if summary.errors:  # each one is in summary.errors (file:line: what is wrong)
+        log.warning("%s: %d bad line(s) skipped, first: %s", sentences, len(summary.errors), summary.errors[0])
     for record in sentence_records:
         summary.sentences += 1
         items.extend(from_sentence(record))

@@ -19,7 +19,8 @@ class TrainingArguments:
         learning_rate: peak AdamW learning rate, reached after the warm-up.
         epochs: maximum passes over the training data.
         batch_size: training pairs per optimiser step.
-        eval_batch_size: pairs per forward pass when predicting.
+        eval_batch_size: pairs per forward pass when validating during training (prediction
+            uses length-sorted batches of ``models.transformer.INFERENCE_BATCH_SIZE``).
         max_length: token limit of the sentence pair (the sentence is truncated first).
         warmup_ratio: share of all steps spent warming up linearly; the rest decays linearly to 0.
         weight_decay: AdamW weight decay (not applied to biases and LayerNorm weights).
@@ -48,6 +49,10 @@ class TrainingArguments:
             (0.0, default, turns it off; 0.99-0.999 are usual values).
         max_grad_norm: gradient clipping.
         max_steps: stop after this many steps (0 = no limit; for tests and smoke runs).
+
+    Raises:
+        ValueError: a value out of range (counts below 1, a learning rate or gradient norm
+            that is not positive, ratios outside [0, 1), an unknown pooling or class weight).
         show_progress: show a tqdm progress bar.
     """
 
@@ -73,6 +78,22 @@ class TrainingArguments:
     show_progress: bool = True
 
     def __post_init__(self) -> None:
+        at_least_one = ("epochs", "batch_size", "eval_batch_size", "max_length", "patience", "evals_per_epoch",
+                        "threads", "bucket_size")
+        for name in at_least_one:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        for name in ("warmup_ratio", "label_smoothing"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        if not self.max_grad_norm > 0:  # a norm of 0 would zero every gradient
+            raise ValueError(f"max_grad_norm must be > 0, got {self.max_grad_norm!r}")
+        for name in ("weight_decay", "max_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.class_weight not in ("none", "balanced"):
             raise ValueError(f"class_weight must be 'none' or 'balanced', got {self.class_weight!r}")
         if self.pooling not in POOLINGS:
@@ -86,8 +107,12 @@ class TrainingArguments:
         return asdict(self)
 
     @classmethod
+    def field_names(cls) -> set[str]:
+        return {f.name for f in fields(cls)}
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingArguments:
-        known = {f.name for f in fields(cls)}
+        known = cls.field_names()
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown training arguments {unknown}; valid: {sorted(known)}")

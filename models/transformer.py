@@ -67,8 +67,9 @@ class TransformerStanceClassifier(StanceClassifier):
         base_model: local Hugging Face checkpoint directory to fine-tune; ``None`` = the
             packaged MiniLM.
         args: :class:`TrainingArguments`; defaults when ``None``.
-        runtime: inference path, ``"int8"`` (dynamic int8 quantized linear layers; the
-            default, see ``docs/benchmarks.md``) or ``"fp32"``.
+        runtime: inference path, ``"fp32"`` (the default) or ``"int8"`` (dynamic int8
+            quantized linear layers: about 1.4x faster on 2 cores, but a pair's scores
+            depend on the other pairs in its batch; see ``docs/models.md``).
         workers: batches predicted at once on threads of one torch thread each;
             ``None`` = one per torch thread (the fastest setting measured on 2 cores).
     """
@@ -76,7 +77,7 @@ class TransformerStanceClassifier(StanceClassifier):
     kind = "transformer"
 
     def __init__(self, base_model: str | Path | None = None, args: TrainingArguments | None = None,
-                 *, runtime: str = "int8", workers: int | None = None) -> None:
+                 *, runtime: str = "fp32", workers: int | None = None) -> None:
         self.base_model = base_model
         self.args = args
         self.runtime = runtime
@@ -221,7 +222,7 @@ class TransformerStanceClassifier(StanceClassifier):
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, *, runtime: str = "int8", threads: int | None = None,
+    def load(cls, directory: str | Path, *, runtime: str = "fp32", threads: int | None = None,
              workers: int | None = None) -> TransformerStanceClassifier:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -255,7 +256,19 @@ class TransformerStanceClassifier(StanceClassifier):
                                  f"labels.json {list(self.classes_)}")
         self.model_.eval()
         self.base_model = self.metadata_.get("base_model")
-        self.args = TrainingArguments.from_dict(self.metadata_["training_args"]) if "training_args" in self.metadata_ else None
+        self.args = None
+        if "training_args" in self.metadata_:
+            # Models saved before `pooling` was a training argument have a cls head: say so,
+            # or retraining from these arguments would swap in today's default head.
+            saved = {"pooling": self.pooling_, **self.metadata_["training_args"]}
+            known = TrainingArguments.field_names()
+            if unknown := sorted(set(saved) - known):  # written by a newer Slant: predicting still works
+                log.warning("%s: ignoring unknown training arguments %s", directory / "slant_model.json", unknown)
+                saved = {k: v for k, v in saved.items() if k in known}
+            try:
+                self.args = TrainingArguments.from_dict(saved)
+            except (TypeError, ValueError) as exc:
+                raise ModelLoadError(f"{directory / 'slant_model.json'}: training_args: {exc}") from exc
         self._runner = None
         return self
 

@@ -37,6 +37,12 @@ def test_server_answers_and_a_second_start_reuses_it(label_studio):
     assert status.running and status.healthy and status.version == "1.23.2"
     again = label_studio.server.start(timeout=30)
     assert again.pid == status.pid
+    # Asking for another port while it runs is refused at once, naming the port in use.
+    from annotate.labelstudio.server import LocalServer, ServerError
+
+    elsewhere = LocalServer(state_dir=label_studio.server.state_dir, port=free_port(), venv=label_studio.server.venv)
+    with pytest.raises(ServerError, match=rf"already running on port {label_studio.server.port} .*stop it first"):
+        elsewhere.start(timeout=5)
     assert label_studio.server.token_file.stat().st_mode & 0o777 == 0o600
     assert len(label_studio.token()) == 40 and int(label_studio.token(), 16) >= 0
 
@@ -328,6 +334,17 @@ def test_cli_errors_for_wrong_token_stopped_server_and_malformed_export(cli_env,
     broken.write_text('[{"id": 3, "data": {"text": "x"}, "annotations": [}]')
     code, out = run("pull", "--from-file", broken, "--out", tmp_path / "y.jsonl")
     assert code == 1 and str(broken) in out and "not valid JSON" in out and not (tmp_path / "y.jsonl").exists()
+    # An export with no readable task leaves an earlier annotations file as it was.
+    earlier = tmp_path / "earlier.jsonl"
+    earlier.write_text('{"kept": true}\n')
+    other = tmp_path / "other.json"
+    other.write_text('[{"id": 1, "data": {"image": "a.png"}, "annotations": []}]')
+    code, out = run("pull", "--from-file", other, "--out", earlier)
+    assert code == 1 and f"nothing written to {earlier}" in out and earlier.read_text() == '{"kept": true}\n'
+    code, out = run("pull", "--from-file", tmp_path, "--out", earlier)
+    assert code == 1 and f"{tmp_path}: is a directory" in out and "Traceback" not in out
+    code, out = run("push", tmp_path, "--project", "never-created")
+    assert code == 1 and f"{tmp_path}: is a directory" in out and "Traceback" not in out
 
     monkeypatch.setenv("SLANT_HOME", str(tmp_path / "empty-home"))
     code, out = run("labelstudio", "status")

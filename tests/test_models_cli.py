@@ -88,7 +88,7 @@ def test_transformer_train_predict_round_trip(tmp_path, dataset_dir, sentences):
                                  "--epochs", "2", "--lr", "3e-3", "--batch-size", "16", "--out", str(model_dir), "-q"])
     assert result.exit_code == 0, result.output
     out = tmp_path / "predictions.jsonl"
-    result = runner.invoke(app, ["predict", str(sentences), "--model", str(model_dir), "--out", str(out), "-q", "--fp32"])
+    result = runner.invoke(app, ["predict", str(sentences), "--model", str(model_dir), "--out", str(out), "-q", "--runtime", "fp32"])
     assert result.exit_code == 0, result.output
     check_predictions(out, model_dir)
     card = (model_dir / "README.md").read_text()

@@ -11,6 +11,7 @@ from models.inputs import (
     MARK_END,
     MARK_START,
     StanceInput,
+    from_dataset,
     from_row,
     from_sentence,
     mark_target,
@@ -51,3 +52,14 @@ def test_from_row_rejects_mismatched_spans():
            "sentence_id": "s9"}
     with pytest.raises(ValueError, match="s9"):
         from_row(row)
+
+
+def test_from_dataset_refuses_rows_without_a_label():
+    from models.testing import toy_dataset
+
+    test = toy_dataset()["test"]
+    _, labels = from_dataset(test)
+    assert len(labels) == len(test)
+    unlabelled = test.map(lambda row, i: {"label": -1 if i == 2 else row["label"]}, with_indices=True)
+    with pytest.raises(ValueError, match=r"row 2 \(sentence .+\) has no label \(-1\)"):
+        from_dataset(unlabelled)

@@ -120,3 +120,47 @@ def test_int8_runtime_keeps_the_feed_forward_outputs_and_head_in_fp32(fitted):
     assert "classifier" not in names
     assert any(n.endswith(".attention.output.dense") for n in names)
     assert any(n.endswith(".intermediate.dense") for n in names)
+
+
+def test_default_runtime_is_fp32_and_predictions_do_not_depend_on_batch_mates(tmp_path, data, fitted):
+    X_test, _ = from_dataset(data["test"])
+    fitted.save(tmp_path / "m")
+    model = load_model(tmp_path / "m")
+    assert model.runtime == "fp32"
+    whole = model.predict_proba(X_test)
+    one_by_one = np.concatenate([model.predict_proba(X_test[i:i + 1]) for i in range(len(X_test))])
+    np.testing.assert_allclose(one_by_one, whole, atol=1e-5)
+
+
+def test_a_non_bert_checkpoint_trains_with_the_pooled_head(tmp_path, data):
+    """DistilBERT has no pooler argument and no segment embeddings: the default head still works."""
+    from transformers import AutoTokenizer, DistilBertConfig, DistilBertForSequenceClassification
+
+    from models.transformer import default_base_model
+
+    tokenizer = AutoTokenizer.from_pretrained(default_base_model())
+    config = DistilBertConfig(vocab_size=tokenizer.vocab_size, dim=32, n_layers=1, n_heads=2, hidden_dim=64,
+                              num_labels=3)
+    DistilBertForSequenceClassification(config).save_pretrained(tmp_path / "distil")
+    tokenizer.save_pretrained(tmp_path / "distil")
+    X, y = from_dataset(data["train"])
+    X_test, _ = from_dataset(data["test"])
+    model = TransformerStanceClassifier(base_model=tmp_path / "distil", args=FAST).fit(X, y)
+    model.save(tmp_path / "m")
+    np.testing.assert_allclose(load_model(tmp_path / "m").predict_proba(X_test), model.predict_proba(X_test),
+                               atol=1e-6)
+
+
+def test_a_model_saved_before_pooling_was_an_argument_keeps_its_cls_head(tmp_path, data, base):
+    import json
+
+    X, y = from_dataset(data["train"])
+    args = TrainingArguments(**{**FAST.to_dict(), "pooling": "cls", "epochs": 1})
+    TransformerStanceClassifier(base_model=base, args=args).fit(X, y).save(tmp_path / "old")
+    meta_file = tmp_path / "old" / "slant_model.json"
+    meta = json.loads(meta_file.read_text())
+    del meta["training_args"]["pooling"]  # as the first session wrote it
+    meta["training_args"]["from_a_newer_slant"] = 1
+    meta_file.write_text(json.dumps(meta))
+    old = load_model(tmp_path / "old")
+    assert old.pooling_ == "cls" and old.args.pooling == "cls"  # retraining keeps the cls head

@@ -107,6 +107,10 @@ def read_export_file(path: str | Path) -> list[dict[str, Any]]:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ExportFormatError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ExportFormatError(f"{path}: is a directory, not a JSON export file") from None
+    except OSError as exc:
+        raise ExportFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise ExportFormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:

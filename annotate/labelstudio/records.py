@@ -55,6 +55,10 @@ def detect_kind(path: str | Path) -> str:
                 raise RecordFileError(f"{path}: the file is empty")
     except FileNotFoundError:
         raise RecordFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise RecordFileError(f"{path}: is a directory, not a JSON Lines file") from None
+    except OSError as exc:
+        raise RecordFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raise RecordFileError(f"{path}: the first record is not a JSON object ({exc})") from None
     if {"annotator", "target"} <= keys:

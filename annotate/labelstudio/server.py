@@ -176,6 +176,10 @@ class LocalServer:
         ``timeout`` seconds (the process is then stopped).
         """
         current = self.status()
+        recorded_port = int((self._read_state() or {}).get("port", self.port))
+        if current.running and recorded_port != self.port:
+            raise ServerError(f"Label Studio from {self.state_dir} is already running on port {recorded_port} "
+                              f"(pid {current.pid}); stop it first (`slant labelstudio stop`) to use port {self.port}")
         if current.running and current.healthy:
             return current
         if current.running:

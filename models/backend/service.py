@@ -98,7 +98,7 @@ def fresh_estimator(model: Any, model_dir: str | Path | None) -> Any:
         args = TrainingArguments.from_dict(dict(model.metadata_.get("training_args", {})))
         args.show_progress = False
         return TransformerStanceClassifier(base_model=model_dir or model.metadata_.get("base_model"), args=args,
-                                           runtime=getattr(model, "runtime", "int8"))
+                                           runtime=getattr(model, "runtime", "fp32"))
     if hasattr(model, "get_params"):
         return type(model)(**model.get_params())
     # sklearn's convention without sklearn's base class: constructor arguments are stored

@@ -31,10 +31,12 @@ def main() -> None:
     # and break `-q`; set these variables to see them again.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    logging.basicConfig(
-        level=os.environ.get("SLANT_LOG_LEVEL", "INFO").upper(),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    level = os.environ.get("SLANT_LOG_LEVEL", "INFO").upper()
+    valid = isinstance(logging.getLevelName(level), int)  # (an unknown name maps to a "Level X" string)
+    logging.basicConfig(level=level if valid else "INFO", format="%(levelname)s %(name)s: %(message)s")
+    if not valid:
+        logging.getLogger(__name__).warning("SLANT_LOG_LEVEL=%r is not a log level (DEBUG, INFO, WARNING, "
+                                            "ERROR); using INFO", level)
     # One line per HTTP request drowns the progress bars; warnings still show.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     app()

@@ -39,6 +39,9 @@ def _user_errors() -> Iterator[None]:
             ModelLoadError) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from None
+    except OSError as exc:  # a directory given as a file, a folder we may not write, ...
+        typer.secho(f"error: {exc.filename or ''}: {exc.strerror or exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
 
 
 def _server(port: int | None):
@@ -158,13 +161,20 @@ def pull(
     if (project is None) == (from_file is None):
         typer.secho("error: give exactly one of --project NAME or --from-file EXPORT.json", err=True, fg=typer.colors.RED)
         raise typer.Exit(2)
+    from annotate.labelstudio.records import write_jsonl
+
     with _user_errors():
         if from_file is not None:
-            result = pull_from_file(from_file, out=out)
+            result = pull_from_file(from_file)
         else:
-            result = pull_project(connect(), project=project, out=out)
+            result = pull_project(connect(), project=project)
     for message in result.errors:
         typer.secho(f"warning: {message}", err=True, fg=typer.colors.YELLOW)
-    typer.echo(result.summary())
-    if result.errors and (strict or not result.records):
+    failed = bool(result.errors) and (strict or not result.records)
+    if not failed:  # a failed pull leaves an earlier annotations file as it was
+        with _user_errors():
+            write_jsonl(result.records, out)
+        result.out = out
+    typer.echo(result.summary() + (f"; nothing written to {out}" if failed else ""))
+    if failed:
         raise typer.Exit(1)

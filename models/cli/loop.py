@@ -48,6 +48,12 @@ def preannotate_command(
         raise typer.Exit(1)
 
 
+def _beside(directory: Path, suffix: str) -> Path:
+    """A sibling folder named after ``directory`` (``.`` and ``..`` resolved first)."""
+    directory = directory.resolve()
+    return directory.with_name(directory.name + suffix)
+
+
 @app.command("serve")
 def serve_command(
     model: Path = typer.Option(..., "--model", "-m", help="saved model directory to serve"),
@@ -70,7 +76,7 @@ def serve_command(
         _fail(f"{model}: model directory not found")
     try:
         service = backend.build_service(model, retrain_every=retrain_every, min_pairs=min_pairs,
-                                        save_dir=save_dir or model.with_name(model.name + "-retrained"),
+                                        save_dir=save_dir or _beside(model, "-retrained"),
                                         connection=backend.resolve_connection(), base_data=base_data)
     except _user_errors() as exc:
         _fail(str(exc))
@@ -108,5 +114,9 @@ def next_command(
         typer.echo(f"  {score:.3f}  {sentence.sentence_id}  {sentence.article_id}  [{actors}]  {sentence.text[:70]}")
     if batch.push is not None:
         typer.echo(batch.push.summary())
+        for error in batch.push.errors:
+            typer.secho(f"  {error}", fg=typer.colors.RED, err=True)
     if not batch.chosen:
         typer.echo("nothing left to label in the pool")
+    elif batch.push is not None and batch.push.errors and batch.push.created == 0:
+        _fail(f"none of the {len(batch.chosen)} chosen sentences reached {project!r}")

@@ -108,7 +108,7 @@ def evaluate_command(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the full report as JSON here."),
     refit_temperature: bool = typer.Option(False, "--refit-temperature",
                                            help="Also fit a temperature on this dataset's validation split."),
-    runtime: str | None = typer.Option(None, "--runtime", help="Transformer inference: int8 (default) | fp32."),
+    runtime: str | None = typer.Option(None, "--runtime", help="Transformer inference: fp32 (default) | int8 (faster; batch-dependent)."),
 ) -> None:
     """Macro-F1, per-class P/R/F1, per-target F1, confusion matrix and calibration (ECE)."""
     from rich.console import Console
@@ -118,7 +118,7 @@ def evaluate_command(
 
     try:
         report = evaluate(model, dataset, split=split, refit_temperature=refit_temperature, runtime=runtime)
-    except _user_errors() as exc:
+    except (*_user_errors(), ValueError) as exc:
         _fail(str(exc))
     console = Console()
     table = Table(title=f"{report['model_version']} on {dataset} [{split}] (n={report['n']})")
@@ -144,8 +144,9 @@ def predict_command(
     sentences: Path = typer.Argument(..., help="sentences.jsonl from `slant ingest`."),
     model: Path = typer.Option(..., "--model", "-m", help="Saved model directory."),
     out: Path = typer.Option(..., "--out", "-o", help="predictions.jsonl to write (atomically)."),
-    fp32: bool = typer.Option(False, "--fp32", help="Force full-precision inference (default: int8 dynamic quantization)."),
-    batch_size: int = typer.Option(1024, "--batch-size"),
+    runtime: str | None = typer.Option(None, "--runtime",
+                                       help="Transformer inference: fp32 (default) | int8 (faster; batch-dependent)."),
+    batch_size: int = typer.Option(1024, "--batch-size", min=1),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Stance of every sentence toward each actor it mentions and toward engagement."""
@@ -154,9 +155,9 @@ def predict_command(
     if not sentences.is_file():
         _fail(f"{sentences}: no such file")
     try:
-        summary = predict(sentences, model=model, out=out, runtime="fp32" if fp32 else None,
+        summary = predict(sentences, model=model, out=out, runtime=runtime,
                           batch_size=batch_size, progress=not quiet)
-    except _user_errors() as exc:
+    except (*_user_errors(), ValueError) as exc:
         _fail(str(exc))
     for message in summary.errors:
         typer.echo(f"warning: {message}", err=True)
