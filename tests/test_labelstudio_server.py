@@ -154,18 +154,22 @@ def test_annotations_of_two_users_come_back_attributed_and_round_trip_losslessly
     assert server_keys_removed(pull(conn, project=merged).records) == server_keys_removed(pulled.records)
 
 
+def one_annotated_task(conn, project_title, label):
+    """A one-sentence project whose task the admin labelled ``label`` toward its first actor."""
+    sentences = seed_sentences(1)
+    pushed = push_sentences(conn, sentences, project=project_title, progress=False)
+    task = existing_tasks(conn, pushed.project_id)[sentences[0].sentence_id]
+    conn.request("POST", f"/api/tasks/{task.id}/annotations/", what="test", json={"result": [choice("stance_0", label)]})
+    return pull(conn, project=project_title).records
+
+
 def test_an_annotation_id_from_elsewhere_does_not_hide_another_persons_annotation(label_studio, project_title):
     """Annotation ids are per server: bob's record from another server with the id of the admin's
     annotation here is added, and only then skipped as already there."""
     import dataclasses
 
     conn = label_studio.connection()
-    sentences = seed_sentences(1)
-    pushed = push_sentences(conn, sentences, project=project_title, progress=False)
-    task = existing_tasks(conn, pushed.project_id)[sentences[0].sentence_id]
-    conn.request("POST", f"/api/tasks/{task.id}/annotations/", what="test",
-                 json={"result": [choice("stance_0", "favorable")]})
-    mine = pull(conn, project=project_title).records
+    mine = one_annotated_task(conn, project_title, "favorable")
     assert pull(conn, project=project_title).annotations == 1
     assert push_annotations(conn, mine, project=project_title, progress=False).annotations_skipped == 1
     bob = f"bob-{project_title[-6:]}@example.test"
@@ -185,12 +189,7 @@ def test_a_failed_annotation_request_is_reported_and_a_retry_adds_only_what_is_m
     from annotate.labelstudio.connection import Connection, LabelStudioAPIError
 
     conn = label_studio.connection()
-    sentences = seed_sentences(1)
-    pushed = push_sentences(conn, sentences, project=project_title, progress=False)
-    task = existing_tasks(conn, pushed.project_id)[sentences[0].sentence_id]
-    conn.request("POST", f"/api/tasks/{task.id}/annotations/", what="test",
-                 json={"result": [choice("stance_0", "neutral")]})
-    (record,) = [r for r in pull(conn, project=project_title).records if r.label]
+    (record,) = [r for r in one_annotated_task(conn, project_title, "neutral") if r.label]
     people = [dataclasses.replace(record, annotator=f"{name}-{project_title[-6:]}@example.test",
                                   annotation_id=900 + k, created_at=f"2026-03-0{k + 1}T09:00:00.000000Z")
               for k, name in enumerate(("ann", "ben", "cat"))]
