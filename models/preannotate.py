@@ -153,8 +153,11 @@ def select_next(model: Any, pool: Sequence[SentenceRecord], *, k: int, strategy:
     from models.active_learning import aggregate_scores, select_top_k, uncertainty_scores
 
     scored = score_sentences(model, pool)
-    pair_scores = uncertainty_scores(scored.proba, strategy=strategy, seed=seed)
-    sentence_scores = aggregate_scores(pair_scores, scored.sentence_of_pair, n_groups=len(pool), how="max")
+    if strategy == "random":  # one draw per sentence: a max over its pairs would favour many-actor sentences
+        sentence_scores = uncertainty_scores(np.zeros((len(pool), 1)), strategy="random", seed=seed)
+    else:
+        pair_scores = uncertainty_scores(scored.proba, strategy=strategy, seed=seed)
+        sentence_scores = aggregate_scores(pair_scores, scored.sentence_of_pair, n_groups=len(pool), how="max")
     exclude = np.array([s.sentence_id in exclude_ids for s in pool], dtype=bool)
     caps: dict[str, int] = {}
     if max_per_article:

@@ -128,3 +128,33 @@ def test_aggregate_scores_by_sentence():
     assert aggregate_scores(pair_scores, sentence, n_groups=2, how="mean").tolist() == pytest.approx([0.5, 0.3])
     with pytest.raises(ValueError, match="in \\[0, 2\\)"):
         aggregate_scores(pair_scores, np.array([0, 0, 1, 2]), n_groups=2)
+
+
+def test_random_selection_does_not_favour_sentences_with_many_actors(tmp_path):
+    """`slant next --strategy random` draws sentences, not (sentence, target) pairs."""
+    from annotate.schema import Mention, SentenceRecord
+    from models.inputs import from_dataset
+    from models.preannotate import select_next
+    from models.registry import create_model
+    from models.testing import toy_dataset
+
+    def sentence(i: int, n_actors: int) -> SentenceRecord:
+        names = ["Pakistan", "China", "India", "Iran", "Russia"][:n_actors]
+        text = " and ".join(names) + " met."
+        mentions, cursor = [], 0
+        for name in names:
+            start = text.index(name, cursor)
+            mentions.append(Mention(actor=name.lower(), text=name, start=start, end=start + len(name)))
+            cursor = start + len(name)
+        return SentenceRecord(sentence_id=f"a{i % 10}/s{i}", article_id=f"a{i % 10}", index=i, text=text,
+                              start=0, end=len(text), mentions=mentions)
+
+    pool = [sentence(i, 0 if i % 2 else 5) for i in range(200)]  # half with 5 actors, half with none
+    model = create_model("baseline").fit(*from_dataset(toy_dataset()["train"]))
+    many = 0
+    for seed in range(20):
+        chosen, _, _ = select_next(model, pool, k=20, strategy="random", max_per_article=None,
+                                   max_per_actor=200, seed=seed)
+        many += sum(bool(pool[i].mentions) for i in chosen)
+    # Per pair, the 5-actor sentences would win about 6 draws in 7 (86%); per sentence, half.
+    assert 0.35 < many / 400 < 0.65, many / 400

@@ -171,9 +171,11 @@ def test_bad_requests_get_clear_errors_and_bad_tasks_do_not_sink_the_batch(backe
     assert response.status_code == 400 and "tasks" in response.json()["error"]
     good = tasks_for(seed_sentences(1))[0]
     bad = {"id": 99, "data": {"sentence_id": "x"}}  # no text
-    results = httpx.post(f"{backend.url}/predict", json={"tasks": [bad, good]}).json()["results"]
-    assert len(results) == 2
-    assert results[0]["result"] == [] and len(results[1]["result"]) == len(good["data"]["actors"]) + 1
+    results = httpx.post(f"{backend.url}/predict", json={"tasks": [bad, "x", {"id": 3, "data": None}, good]}).json()
+    results = results["results"]
+    assert len(results) == 4
+    assert [r["result"] for r in results[:3]] == [[], [], []]
+    assert len(results[3]["result"]) == len(good["data"]["actors"]) + 1
     unknown = httpx.post(f"{backend.url}/webhook", json={"action": "PROJECT_UPDATED", "project": {"id": 1}})
     assert unknown.status_code == 200 and unknown.json()["status"] == "Unknown event"
     assert httpx.post(f"{backend.url}/train", json={"annotations": [], "project": "1.1"}).status_code == 400
@@ -229,6 +231,55 @@ def test_training_runs_in_the_background_and_swaps_the_model(model_and_dir, tmp_
 
     saved = [p for p in (tmp_path / "retrained").iterdir() if not p.name.startswith(".")]
     assert len(saved) == 1 and load_model(saved[0]).model_version == new
+
+
+def test_malformed_annotations_are_counted_not_fatal_for_training(backend):
+    from models.backend.tasks import training_pairs_from_tasks
+
+    tasks = annotated(tasks_for(seed_sentences(3)), backend.service.model)
+    tasks[0]["annotations"] = [None]
+    tasks[1]["annotations"][0]["result"] = ["oops"]
+    inputs, labels, counts = training_pairs_from_tasks(tasks)
+    assert counts["bad_annotations"] == 2 and counts["pairs"] == len(inputs) == len(labels) > 0
+
+
+def test_min_pairs_counts_the_projects_labels_not_the_base_data(model_and_dir, tmp_path):
+    from models.backend.service import BackendService, RetrainSettings, TrainingDataError
+
+    model, directory = model_and_dir
+    base_inputs, base_labels = tiny_training_set()
+    service = BackendService(model, model_dir=directory, settings=RetrainSettings(
+        retrain_every=0, min_pairs=5, save_dir=tmp_path / "retrained", base_inputs=base_inputs,
+        base_labels=base_labels))
+    with pytest.raises(TrainingDataError, match="0 labeled pairs in the project"):
+        service.train_on_tasks(tasks_for(seed_sentences(2)))  # no annotations at all
+
+
+def test_an_annotation_event_does_not_join_a_queued_train_call_that_will_not_fetch(model_and_dir, tmp_path):
+    """A queued /train job trains on its payload; newer annotations need a job of their own."""
+    from models.backend.service import BackendService, RetrainSettings, fresh_estimator
+
+    model, directory = model_and_dir
+    gate, fetched = threading.Event(), []
+    newest = annotated(tasks_for(seed_sentences()), model)
+
+    def fetch(connection, project_id):
+        fetched.append(project_id)
+        return newest
+
+    service = BackendService(model, model_dir=directory,
+                             settings=RetrainSettings(retrain_every=0, min_pairs=1, save_dir=tmp_path / "retrained"),
+                             fetch_tasks=fetch, make_estimator=lambda m, d: GatedEstimator(fresh_estimator(m, d), gate))
+    service._connection_for = lambda project: None  # the fetch above needs no server
+    running = service.start_training("7", reason="first", tasks=newest)
+    payload_job = service.start_training("7", reason="/train call", tasks=newest[:3])
+    event_job = service.start_training("7", reason="annotation events")
+    assert len({running.job_id, payload_job.job_id, event_job.job_id}) == 3
+    assert service.start_training("7", reason="more events").job_id == event_job.job_id  # fetching jobs merge
+    gate.set()
+    assert service.wait_idle(60)
+    assert fetched == [7]  # only the event job fetched
+    assert event_job.status == "done" and event_job.n_pairs == running.n_pairs
 
 
 def test_training_with_too_few_labels_is_skipped_not_crashed(backend):

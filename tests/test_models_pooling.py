@@ -163,4 +163,7 @@ def test_a_model_saved_before_pooling_was_an_argument_keeps_its_cls_head(tmp_pat
     meta["training_args"]["from_a_newer_slant"] = 1
     meta_file.write_text(json.dumps(meta))
     old = load_model(tmp_path / "old")
-    assert old.pooling_ == "cls" and old.args.pooling == "cls"  # retraining keeps the cls head
+    assert old.pooling_ == "cls" and old.args.pooling == "cls"
+    from models.backend.service import fresh_estimator
+
+    assert fresh_estimator(old, tmp_path / "old").args.pooling == "cls"  # retraining keeps the cls head

@@ -168,6 +168,8 @@ def parse_result(result: list[dict[str, Any]], data: Mapping[str, Any], *, label
     actors = [a["actor"] for a in data.get("actors") or []]
     out: dict[str, list] = {t: [None, False] for t in task_targets(data)}
     for item in result or []:
+        if not isinstance(item, Mapping):
+            raise TaskFormatError(f"{where}: a result item must be an object, got {type(item).__name__}")
         name = item.get("from_name", "")
         if item.get("type") != "choices":
             continue  # e.g. a future free-text comment: not a stance

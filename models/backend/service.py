@@ -69,6 +69,7 @@ class TrainingJob:
     model_version: str | None = None
     n_pairs: int = 0
     message: str = ""
+    fetches: bool = True  # False: trains on the tasks it was given (a /train payload), fetches nothing
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -95,7 +96,10 @@ def fresh_estimator(model: Any, model_dir: str | Path | None) -> Any:
         from models.training_args import TrainingArguments
         from models.transformer import TransformerStanceClassifier
 
-        args = TrainingArguments.from_dict(dict(model.metadata_.get("training_args", {})))
+        # The served model's own arguments (a model saved before `pooling` was an argument
+        # has a cls head: keep it rather than today's default head).
+        saved = {"pooling": getattr(model, "pooling_", "cls"), **model.metadata_.get("training_args", {})}
+        args = TrainingArguments.from_dict({k: v for k, v in saved.items() if k in TrainingArguments.field_names()})
         args.show_progress = False
         return TransformerStanceClassifier(base_model=model_dir or model.metadata_.get("base_model"), args=args,
                                            runtime=getattr(model, "runtime", "fp32"))
@@ -203,9 +207,9 @@ class BackendService:
         with self._lock:
             if tasks is None:
                 for queued in self.jobs.values():
-                    if queued.project == project and queued.status == "queued":
+                    if queued.project == project and queued.status == "queued" and queued.fetches:
                         return queued  # it will fetch the newest annotations when it starts
-            job = TrainingJob(job_id=uuid.uuid4().hex[:12], project=project, reason=reason)
+            job = TrainingJob(job_id=uuid.uuid4().hex[:12], project=project, reason=reason, fetches=tasks is None)
             self.jobs[job.job_id] = job
             self._events_since_training[project] = 0
         task_list = list(tasks) if tasks is not None else None
@@ -262,10 +266,12 @@ class BackendService:
     def train_on_tasks(self, tasks: Iterable[Mapping[str, Any]]) -> tuple[Any, int]:
         """Fit a fresh model on the annotated tasks (plus the base pairs); does not install it."""
         inputs, labels, counts = training_pairs_from_tasks(tasks)
+        # The minimum is of the project's own labels: base data alone is no reason to retrain.
+        if len(inputs) < self.settings.min_pairs:
+            raise TrainingDataError(f"{len(inputs)} labeled pairs in the project ({counts}); "
+                                    f"need at least {self.settings.min_pairs}")
         inputs = list(self.settings.base_inputs) + inputs
         labels = list(self.settings.base_labels) + labels
-        if len(inputs) < self.settings.min_pairs:
-            raise TrainingDataError(f"{len(inputs)} labeled pairs ({counts}); need at least {self.settings.min_pairs}")
         if len(set(labels)) < 2:
             raise TrainingDataError(f"all {len(labels)} labeled pairs have the same label {labels[0]!r}; need two classes")
         estimator = self._make_estimator(self._model, self._model_dir)

@@ -30,13 +30,20 @@ class TaskDataError(ValueError):
     """A task's data is not a Slant task; the message names the task."""
 
 
-def _task_name(task: Mapping[str, Any]) -> str:
+def _task_name(task: Any) -> str:
+    if not isinstance(task, Mapping):
+        return f"task {task!r:.40}"
     data = task.get("data", task)
-    return f"task {task.get('id', '?')} (sentence {data.get('sentence_id', '?')!r})"
+    sentence = data.get("sentence_id", "?") if isinstance(data, Mapping) else "?"
+    return f"task {task.get('id', '?')} (sentence {sentence!r})"
 
 
-def _data(task: Mapping[str, Any]) -> Mapping[str, Any]:
+def _data(task: Any) -> Mapping[str, Any]:
+    if not isinstance(task, Mapping):
+        raise TaskDataError(f"{_task_name(task)}: a task must be a JSON object, got {type(task).__name__}")
     data = task.get("data", task)
+    if not isinstance(data, Mapping):
+        raise TaskDataError(f"{_task_name(task)}: 'data' must be a JSON object, got {type(data).__name__}")
     if not isinstance(data.get("text"), str):
         raise TaskDataError(f"{_task_name(task)}: data has no 'text' string")
     actors = data.get("actors", [])
@@ -112,7 +119,13 @@ def training_pairs_from_tasks(
         data = task.get("data", task)
         votes: dict[str, Counter] = {}
         ground_truth: dict[str, str] = {}
-        for annotation in task.get("annotations") or []:
+        annotations = task.get("annotations") or []
+        for annotation in annotations if isinstance(annotations, list) else [annotations]:
+            if not isinstance(annotation, Mapping) or not isinstance(annotation.get("result") or [], list):
+                log.warning("skipped for training: %s: an annotation must be an object with a result list",
+                            _task_name(task))
+                counts["bad_annotations"] += 1
+                continue
             if annotation.get("was_cancelled"):
                 continue
             try:
