@@ -143,3 +143,28 @@ def test_bad_rules_file_names_file_and_problem(tmp_path: Path, content: str, mes
         load_rules(path)
     assert str(path) in str(exc.value)
     assert message in str(exc.value)
+
+
+def test_windows_line_endings_are_cleaned_like_unix_ones() -> None:
+    for path in sorted(SEEDS.glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        crlf = text.replace("\n", "\r\n")
+        assert clean_text(crlf).text == clean_text(text).text, path.name
+        assert_offsets_point_into_original(crlf)
+
+
+@pytest.mark.parametrize("news", [
+    "Saudi Arabia said it would make a donation of $1bn to Pakistan's flood victims.",
+    "Pakistan said every contribution to the Afghan peace process counts.",
+    "Translated from Pashto, the Taliban statement accused Pakistan of airstrikes.",
+    "Support Grows For Taliban Talks",
+])
+def test_reporting_that_resembles_boilerplate_is_kept(news: str) -> None:
+    assert clean_text(news + "\nThe Taliban agreed.").text.startswith(news)
+
+
+def test_a_photo_credit_inside_a_sentence_keeps_the_sentence_end() -> None:
+    text = "The strike killed 12 soldiers, Pakistan's army told reporters (AFP). The Taliban denied any role."
+    assert clean_text(text).text == "The strike killed 12 soldiers, Pakistan's army told reporters. The Taliban denied any role."
+    # After a sentence end the credit takes its own period with it (the seeds' case).
+    assert clean_text("It is important. (Reuters Image).").text == "It is important."

@@ -226,3 +226,36 @@ def test_read_sentences_reports_the_bad_line(tmp_path: Path) -> None:
     write(path, "\n".join([lines[0], json.dumps({"sentence_id": "x"})]) + "\n")
     with pytest.raises(JsonlError, match=r"line 2: not a sentence record"):
         read_sentences(path)
+
+
+def test_jsonl_lines_are_decoded_and_split_one_by_one(tmp_path: Path) -> None:
+    good = json.dumps({"id": "r1", "text": "Pakistan’s army said Türkiye’s envoy met the Taliban."}, ensure_ascii=False)
+    separators = json.dumps({"id": "r3", "text": "Pakistan\u2028and India\u0085met."}, ensure_ascii=False)
+    path = write(tmp_path / "mixed.jsonl", good.encode() + b"\n" + b'{"id": "r2", "text": "Caf\xe9 owners in Kabul."}\n'
+                 + separators.encode() + b"\n" + b'{"id": "r4", "n": ' + b"9" * 5000 + b"}\n")
+    result = ingest_paths([path])
+    assert [a.article_id for a in result.articles] == ["r1", "r2", "r3"]
+    first = next(r for r in result.records if r.article_id == "r1")
+    assert first.text.startswith("Pakistan’s army said Türkiye’s") and len(first.mentions) == 3
+    warnings = [str(w) for w in result.warnings]
+    assert any(w.startswith(f"{path}:2: not valid UTF-8") for w in warnings), warnings
+    assert f"{path}:4: not valid JSON" in messages(result)
+
+
+def test_csv_over_long_row_is_refused_alone_and_line_numbers_count_blank_lines(tmp_path: Path) -> None:
+    long_text = "Pakistan " * 20_000
+    path = write(tmp_path / "big.csv", f'id,text\n\nb1,"{long_text}"\n\nb2,"{ARTICLE_2}"\nb3,"x",extra\n\nb4,"{ARTICLE}"\n')
+    result = ingest_paths([path], max_bytes=100_000)
+    assert [a.article_id for a in result.articles] == ["b2", "b4"]
+    errors = messages(result)
+    assert f"{path}:3:" in errors and "b1" not in [a.article_id for a in result.articles]
+    assert f"{path}:6: row has 3 fields, header has 2" in errors
+
+
+def test_manifest_csv_from_a_spreadsheet_and_non_utf8_toml(tmp_path: Path) -> None:
+    csv_path = write(tmp_path / "manifest.csv", b"id,title,source\r\na1,Caf\xe9 talks \x96 Pakistan,Dawn\r\n,,\r\n,,\r\n")
+    meta = load_manifest(csv_path)
+    assert meta["a1"].title == "Café talks – Pakistan" and set(meta) == {"a1"}
+    toml_path = write(tmp_path / "manifest.toml", b'[[article]]\nid = "a1"\ntitle = "Caf\xe9"\n')
+    with pytest.raises(ManifestError, match=r"manifest\.toml: not UTF-8 text \(byte 34\)"):
+        load_manifest(toml_path)

@@ -63,6 +63,8 @@ class ActorRegistry:
             raise RegistryError(f"{path}: actor registry not found") from None
         except tomllib.TOMLDecodeError as exc:
             raise RegistryError(f"{path}: not valid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise RegistryError(f"{path}: not UTF-8 text (byte {exc.start}); TOML files must be UTF-8") from None
         return cls.from_dict(data, source=str(path))
 
     @classmethod

@@ -106,6 +106,8 @@ def _read_toml(path: Path) -> dict:
         raise RulesError(f"{path}: rules file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise RulesError(f"{path}: not UTF-8 text (byte {exc.start}); TOML files must be UTF-8") from None
 
 
 def load_rules(extra: str | Path | None = None, *, defaults: bool = True) -> CleaningRules:
@@ -150,17 +152,30 @@ def _drop_repeated_lines(original: str, removed: bytearray, min_words: int, log:
         if key:
             lines.append((pos, end, key))
         pos = end + 1
+    # Candidate containers through an index of each line's leading word pairs, so the check is
+    # not every line against every other (quadratic: 100 s for a 20,000-line file).
+    by_pair: dict[tuple[str, ...], set[int]] = {}
+    for j, (_, _, other) in enumerate(lines):
+        words = other.split(" ")
+        for pair in zip(words, words[1:]):
+            by_pair.setdefault(pair, set()).add(j)
+        if min_words == 1:
+            for word in words:
+                by_pair.setdefault((word,), set()).add(j)
     seen: set[str] = set()
     for i, (start, end, key) in enumerate(lines):
-        n_words = key.count(" ") + 1
+        words = key.split(" ")
+        n_words = len(words)
         repeat = key in seen
         # Containment only for headings (no final punctuation) or long lines, so that a short
         # one-line sentence such as "He said." is never dropped for appearing inside another line.
         raw_line = original[start:end].rstrip()
         heading_or_long = not raw_line.endswith((".", "!", "?", "”", '"')) or n_words >= 6
-        contained = n_words >= min_words and heading_or_long and any(
-            len(other) > len(key) and f" {key} " in f" {other} " for j, (_, _, other) in enumerate(lines) if j != i
-        )
+        contained = False
+        if n_words >= min_words and heading_or_long:
+            candidates = by_pair.get(tuple(words[:2]), set())
+            contained = any(len(lines[j][2]) > len(key) and f" {key} " in f" {lines[j][2]} "
+                            for j in candidates if j != i)
         seen.add(key)
         if repeat or contained:
             removed[start:end] = b"\x01" * (end - start)
@@ -178,8 +193,11 @@ def clean_text(text: str, rules: CleaningRules | None = None) -> CleanedText:
     removed = bytearray(n)
     breaks: set[int] = set()
     log: list[tuple[int, int, str]] = []
+    # `$` matches only before "\n": give "\r\n" files' line ends the same chance. Same length,
+    # so every offset still points into the original text.
+    matched = _CR_BEFORE_LINE_END.sub(" ", text)
     for rule in rules.rules:
-        for m in rule.pattern.finditer(text):
+        for m in rule.pattern.finditer(matched):
             if rule.action == "break":
                 breaks.add(m.end())
                 continue
@@ -195,6 +213,7 @@ def clean_text(text: str, rules: CleaningRules | None = None) -> CleanedText:
     return CleanedText(text, blocks, log)
 
 
+_CR_BEFORE_LINE_END = re.compile(r"\r(?=\n|\Z)")
 _LINE_BREAK = re.compile(r"[\n\r\u2028\u2029]")
 _KEPT_RUN = re.compile(rb"\x00+")
 _WHITESPACE = re.compile(r"\s+")

@@ -51,16 +51,24 @@ def load_manifest(path: str | Path) -> dict[str, ArticleMeta]:
         raise ManifestError(f"{path}: manifest not found")
     entries: list[tuple[dict, str]] = []
     if path.suffix.lower() == ".csv":
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            for row in reader:
-                entries.append(({k: (v or "") for k, v in row.items() if k is not None}, f"{path}: line {reader.line_num}"))
+        import io
+
+        from annotate.corpus.readers import decode_text
+
+        text, _ = decode_text(path.read_bytes(), str(path))  # Excel saves cp1252: read it as such
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        for row in reader:
+            if not any((v or "").strip() for k, v in row.items() if k is not None):
+                continue  # a row of bare commas, as spreadsheets export trailing empty rows
+            entries.append(({k: (v or "") for k, v in row.items() if k is not None}, f"{path}: line {reader.line_num}"))
     else:
         try:
             with open(path, "rb") as fh:
                 data = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ManifestError(f"{path}: not valid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ManifestError(f"{path}: not UTF-8 text (byte {exc.start}); TOML files must be UTF-8") from None
         articles = data.get("article", [])
         if not isinstance(articles, list):
             raise ManifestError(f"{path}: expected [[article]] tables")

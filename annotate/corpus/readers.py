@@ -140,9 +140,15 @@ def _row_article(row: dict, path: Path, line: int, columns: ColumnMap, max_bytes
     return RawArticle(article_id, text, str(path), line, _meta_from_row(row, columns, article_id))
 
 
-def _iter_lines(path: Path, data: bytes) -> Iterator[tuple[int, str]]:
-    text, _ = decode_text(data, str(path))
-    yield from enumerate(text.splitlines(), start=1)
+def _iter_lines(path: Path, data: bytes) -> Iterator[tuple[int, str] | CorpusIssue]:
+    """Numbered lines, each decoded on its own: one line in another encoding (decoded as cp1252,
+    with a warning naming it) does not garble the others. Only "\n" ends a line; JSON strings
+    may hold U+2028 and similar characters raw."""
+    for lineno, raw in enumerate(data.split(b"\n"), start=1):
+        line, warnings = decode_text(raw, str(path))
+        for warning in warnings:
+            yield CorpusIssue(warning.path, warning.message, lineno, severity=warning.severity)
+        yield lineno, line.removesuffix("\r")
 
 
 def read_txt(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[RawArticle | CorpusIssue]:
@@ -164,15 +170,20 @@ def read_jsonl(path: Path, *, columns: ColumnMap = ColumnMap(), max_bytes: int =
     if issue:
         yield issue
         return
-    _, warnings = decode_text(data, str(path))
-    yield from warnings
-    for lineno, line in _iter_lines(path, data):
+    for item in _iter_lines(path, data):
+        if isinstance(item, CorpusIssue):
+            yield item
+            continue
+        lineno, line = item
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             yield CorpusIssue(str(path), f"not valid JSON: {exc.msg} (column {exc.colno})", lineno)
+            continue
+        except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+            yield CorpusIssue(str(path), f"not valid JSON: {exc}", lineno)
             continue
         if not isinstance(row, dict):
             yield CorpusIssue(str(path), f"expected a JSON object, got {type(row).__name__}", lineno)
@@ -188,28 +199,38 @@ def read_csv(path: Path, *, columns: ColumnMap = ColumnMap(), max_bytes: int = D
         return
     text, warnings = decode_text(data, str(path))
     yield from warnings
-    csv.field_size_limit(max(max_bytes, 131072) + 1)
+    # No field limit of csv's own: an over-long article is refused by _row_article (max_bytes),
+    # row by row, instead of csv stopping the whole file.
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     import io
 
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not reader.fieldnames or columns.text not in reader.fieldnames:
-        found = ", ".join(reader.fieldnames or []) or "no header"
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] = []
+    for header in reader:
+        if header:
+            break
+    if columns.text not in header:
+        found = ", ".join(header) or "no header"
         yield CorpusIssue(str(path), f"no {columns.text!r} column (columns: {found}); use --text-field", 1)
         return
-    row_start = 2
     while True:
+        row_start = reader.line_num + 1  # blank lines come back as [] and are counted here
         try:
-            row = next(reader)
+            fields = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            yield CorpusIssue(str(path), f"malformed CSV: {exc}", reader.line_num)
-            break
-        if None in row:
-            yield CorpusIssue(str(path), f"row has {len(reader.fieldnames) + len(row[None])} fields, header has {len(reader.fieldnames)}", row_start)
-        else:
-            yield _row_article(row, path, row_start, columns, max_bytes)
-        row_start = reader.line_num + 1
+            yield CorpusIssue(str(path), f"malformed CSV: {exc}", row_start)
+            if reader.line_num < row_start:
+                break  # the reader cannot move past it
+            continue
+        if not fields:
+            continue
+        if len(fields) > len(header):
+            yield CorpusIssue(str(path), f"row has {len(fields)} fields, header has {len(header)}", row_start)
+            continue
+        row = dict(zip(header, fields + [""] * (len(header) - len(fields))))
+        yield _row_article(row, path, row_start, columns, max_bytes)
 
 
 def expand_paths(paths: list[str | Path]) -> tuple[list[Path], list[CorpusIssue]]:
