@@ -127,6 +127,9 @@ def sentence_pipeline() -> Language:
 
     _register_components()
     nlp = spacy.blank("en")
+    # spaCy's 1,000,000-character guard is for parsers and NER; a tokenizer plus sentencizer
+    # handles a paragraph as long as the ingest size limit (10 MB by default) allows.
+    nlp.max_length = 12_000_000
     infixes = list(nlp.Defaults.infixes) + [r"(?<=[A-Za-z]\.)[-‐–—](?=[A-Za-z])"]
     nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
     # a dangling hyphen ("the US- Taliban talks", "Pakistan- US-Taliban") is its own token
