@@ -7,6 +7,7 @@ mention offsets can always be traced back to the file the article came from. The
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,7 +158,7 @@ def _drop_repeated_lines(original: str, removed: bytearray, min_words: int, log:
     by_pair: dict[tuple[str, ...], set[int]] = {}
     for j, (_, _, other) in enumerate(lines):
         words = other.split(" ")
-        for pair in zip(words, words[1:]):
+        for pair in itertools.pairwise(words):
             by_pair.setdefault(pair, set()).add(j)
         if min_words == 1:
             for word in words:
