@@ -180,7 +180,7 @@ def next_batch(pool_path: str | Path, *, model_dir: str | Path, project: str, k:
     Sentences already in the project (labeled or waiting) are excluded, so calling it again
     after annotators finish a batch picks a new batch. ``dry_run`` chooses without pushing.
     """
-    from annotate.labelstudio.connection import UnknownProjectError, connect
+    from annotate.labelstudio.connection import LabelStudioError, UnknownProjectError, connect
     from annotate.labelstudio.push import existing_tasks, find_project, push_sentences
     from models.active_learning import STRATEGIES
     from models.registry import load_model
@@ -191,11 +191,17 @@ def next_batch(pool_path: str | Path, *, model_dir: str | Path, project: str, k:
         raise ValueError(f"k must be positive, got {k}")
     pool, errors = read_sentences(pool_path)
     model = load_model(model_dir)
-    conn = connection or connect()
     try:
+        conn = connection or connect()
         in_project = set(existing_tasks(conn, find_project(conn, project)))
     except UnknownProjectError:
         in_project = set()  # the push creates it
+    except LabelStudioError as exc:
+        if not dry_run:
+            raise
+        # A dry run only prints the choice: without a server it cannot exclude what is there.
+        in_project = set()
+        errors = [*errors, f"{exc}; dry run without excluding sentences already in {project!r}"]
     chosen, scores, scored = select_next(model, pool, k=k, strategy=strategy, exclude_ids=in_project,
                                          max_per_article=max_per_article, max_per_actor=max_per_actor, seed=seed)
     batch = NextBatch(chosen=[pool[i] for i in chosen], scores=[float(scores[i]) for i in chosen], strategy=strategy,

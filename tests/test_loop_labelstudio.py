@@ -256,6 +256,16 @@ def test_cli_preannotate_then_next_dry_run(label_studio, project_title, tmp_path
     assert sorted(listed) == sorted(s.sentence_id for s in sentences[3:])
     # A dry run pushes nothing.
     assert len(existing_tasks(label_studio.connection(), find_project(label_studio.connection(), project_title))) == 3
+    # Without a server a dry run still chooses, says so, and excludes nothing; a real run fails clearly.
+    from conftest import free_port
+
+    monkeypatch.setenv("LABEL_STUDIO_URL", f"http://127.0.0.1:{free_port()}")
+    args = ["next", "--model", str(model_dir), "--pool", str(pool), "--project", project_title, "--k", "5"]
+    result = runner.invoke(app, [*args, "--dry-run"])
+    assert result.exit_code == 0 and "5 of 5 pool sentences" in result.output, result.output
+    assert "dry run without excluding" in result.output
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "no Label Studio server answers" in result.output
 
 
 def test_cli_push_with_model_attaches_preannotations_to_new_and_existing_tasks(label_studio, project_title, tmp_path,
