@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import re
@@ -78,15 +79,17 @@ def sentences_of(cleaned: CleanedText, registry: ActorRegistry) -> list[_Sentenc
 
     out: list[_Sentence] = []
     for block, doc in zip(cleaned.blocks, iter_docs(b.text for b in cleaned.blocks)):
-        found = registry.find_mentions(doc)
+        found = sorted(registry.find_mentions(doc), key=lambda m: m[1])
+        starts = [a for _, a, _ in found]  # each sentence looks only at mentions from its start on
         for sent in doc.sents:
             text = sent.text
             if not text.strip():
                 continue
             s0, s1 = sent.start_char, sent.start_char + len(text)
-            mentions = [
-                Mention(actor, block.text[a:b], a - s0, b - s0) for actor, a, b in found if a >= s0 and b <= s1
-            ]
+            mentions = []
+            for actor, a, b in found[bisect.bisect_left(starts, s0):bisect.bisect_left(starts, s1)]:
+                if b <= s1:
+                    mentions.append(Mention(actor, block.text[a:b], a - s0, b - s0))
             out.append(_Sentence(text, block.offsets[s0], block.offsets[s1 - 1] + 1, mentions))
     return out
 
