@@ -178,7 +178,7 @@ def run_pipeline(
         if name == "transformer":
             # The seeds are small and 86% neutral: balanced class weights keep the rare stances
             # from being swallowed (unweighted, the model predicts "neutral" everywhere).
-            args = TrainingArguments(class_weight="balanced", **({"epochs": epochs} if epochs else {}))
+            args = TrainingArguments(class_weight="balanced", **({"epochs": epochs} if epochs is not None else {}))
         fit = train(data_dir, model=name, args=args, out=work / "models" / f"seeds-{name}",
                     base_model=base_model if name == "transformer" else None,
                     pretrain=pretrain)

@@ -268,3 +268,9 @@ def test_report_package_stays_light():
             "heavy = [m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'models', 'spacy')]; "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_a_label_studio_url_is_checked_only_when_links_are_made():
+    ReportOptions(labelstudio_url="localhost:8080")  # no project id: no links, no error
+    with pytest.raises(ValueError, match="must start with http"):
+        ReportOptions(labelstudio_url="localhost:8080", project_id=3)

@@ -75,7 +75,10 @@ class ReportOptions:
             raise ValueError(f"n_resamples must be >= 1, got {self.n_resamples}")
         if not 0 < self.confidence < 1:
             raise ValueError(f"confidence must be in (0, 1), got {self.confidence}")
-        if self.labelstudio_url and urlsplit(self.labelstudio_url).scheme not in ("http", "https"):
+        # Checked only when links will be made: LABEL_STUDIO_URL in the environment must not
+        # fail a report that asks for none.
+        if (self.labelstudio_url and self.project_id is not None
+                and urlsplit(self.labelstudio_url).scheme not in ("http", "https")):
             raise ValueError(f"labelstudio_url must start with http:// or https://, got {self.labelstudio_url!r}")
 
 

@@ -18,7 +18,7 @@ def run_command(
     labelstudio: bool = typer.Option(True, "--labelstudio/--no-labelstudio",
                                      help="Push to and pull from Label Studio (local server unless LABEL_STUDIO_URL is set)."),
     model: str = typer.Option("transformer", help="Model that predicts for the report: transformer or baseline."),
-    epochs: int | None = typer.Option(None, help="Transformer training epochs."),
+    epochs: int | None = typer.Option(None, min=1, help="Transformer training epochs."),
     base_model: str | None = typer.Option(None, help="Local Hugging Face checkpoint to fine-tune (default: packaged MiniLM)."),
     pretrain: Path | None = typer.Option(None, help="Dataset in the same shape to train on first (e.g. NewsMTSC folder)."),
 ) -> None:
