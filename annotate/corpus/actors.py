@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from annotate.corpus._toml import tomllib
+from annotate.corpus._toml import load_toml
 from annotate.schema import Mention
 
 if TYPE_CHECKING:
@@ -56,15 +56,7 @@ class ActorRegistry:
     @classmethod
     def from_toml(cls, path: str | Path | None = None) -> ActorRegistry:
         path = Path(path) if path is not None else DEFAULT_ACTORS_PATH
-        try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise RegistryError(f"{path}: actor registry not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise RegistryError(f"{path}: not valid TOML: {exc}") from None
-        except UnicodeDecodeError as exc:
-            raise RegistryError(f"{path}: not UTF-8 text (byte {exc.start}); TOML files must be UTF-8") from None
+        data = load_toml(path, error=RegistryError, what="actor registry")
         return cls.from_dict(data, source=str(path))
 
     @classmethod

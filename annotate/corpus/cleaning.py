@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotate.corpus._toml import tomllib
+from annotate.corpus._toml import load_toml
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("cleaning_rules.toml")
 _ACTIONS = ("remove", "break")
@@ -100,15 +100,7 @@ def _parse_rules(data: dict, source: str) -> tuple[list[CleaningRule], dict, lis
 
 
 def _read_toml(path: Path) -> dict:
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise RulesError(f"{path}: rules file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"{path}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise RulesError(f"{path}: not UTF-8 text (byte {exc.start}); TOML files must be UTF-8") from None
+    return load_toml(path, error=RulesError, what="rules file")
 
 
 def load_rules(extra: str | Path | None = None, *, defaults: bool = True) -> CleaningRules:

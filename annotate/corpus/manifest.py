@@ -9,7 +9,7 @@ import csv
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from annotate.corpus._toml import tomllib
+from annotate.corpus._toml import load_toml
 
 MANIFEST_NAMES = ("manifest.toml", "manifest.csv")
 
@@ -62,13 +62,7 @@ def load_manifest(path: str | Path) -> dict[str, ArticleMeta]:
                 continue  # a row of bare commas, as spreadsheets export trailing empty rows
             entries.append(({k: (v or "") for k, v in row.items() if k is not None}, f"{path}: line {reader.line_num}"))
     else:
-        try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ManifestError(f"{path}: not valid TOML: {exc}") from None
-        except UnicodeDecodeError as exc:
-            raise ManifestError(f"{path}: not UTF-8 text (byte {exc.start}); TOML files must be UTF-8") from None
+        data = load_toml(path, error=ManifestError, what="manifest")
         articles = data.get("article", [])
         if not isinstance(articles, list):
             raise ManifestError(f"{path}: expected [[article]] tables")

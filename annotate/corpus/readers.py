@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from annotate.corpus.manifest import MANIFEST_NAMES, ArticleMeta
@@ -146,8 +146,7 @@ def _iter_lines(path: Path, data: bytes) -> Iterator[tuple[int, str] | CorpusIss
     may hold U+2028 and similar characters raw."""
     for lineno, raw in enumerate(data.split(b"\n"), start=1):
         line, warnings = decode_text(raw, str(path))
-        for warning in warnings:
-            yield CorpusIssue(warning.path, warning.message, lineno, severity=warning.severity)
+        yield from (replace(warning, line=lineno) for warning in warnings)
         yield lineno, line.removesuffix("\r")
 
 

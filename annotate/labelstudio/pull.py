@@ -88,14 +88,27 @@ def user_emails(conn: Connection) -> dict[int, str]:
 
 
 def pull(conn: Connection, *, project: str, out: str | Path | None = None) -> PullResult:
-    """Export ``project`` and flatten it to records; write them atomically to ``out`` if given."""
+    """Export ``project`` and flatten it to records; write them to ``out`` if given (see
+    :func:`save_pulled`: nothing is written when no task could be read)."""
     project_id = find_project(conn, project)
     tasks = export_project(conn, project_id)
     result = records_from_export(tasks, origin=f"project {project!r}", users=user_emails(conn))
     if out is not None:
-        write_jsonl(result.records, out)
-        result.out = Path(out)
+        save_pulled(result, out)
     return result
+
+
+def save_pulled(result: PullResult, out: str | Path, *, strict: bool = False) -> bool:
+    """Write ``result.records`` atomically to ``out`` unless the pull failed; ``True`` if written.
+
+    A pull failed when tasks had errors and no record was read, or (``strict``) when any task
+    had an error. A failed pull leaves an earlier file at ``out`` as it was.
+    """
+    if result.errors and (strict or not result.records):
+        return False
+    write_jsonl(result.records, out)
+    result.out = Path(out)
+    return True
 
 
 # -- from a file ------------------------------------------------------------------------------
@@ -134,12 +147,12 @@ def read_export_file(path: str | Path) -> list[dict[str, Any]]:
 
 def pull_from_file(path: str | Path, *, out: str | Path | None = None,
                    users: Mapping[int, str] | None = None) -> PullResult:
-    """Flatten a JSON export file (downloaded from the UI or stored, like the seeds' gold labels)."""
+    """Flatten a JSON export file (downloaded from the UI or stored, like the seeds' gold labels);
+    written to ``out`` as :func:`pull` does."""
     tasks = read_export_file(path)
     result = records_from_export(tasks, origin=str(path), users=users)
     if out is not None:
-        write_jsonl(result.records, out)
-        result.out = Path(out)
+        save_pulled(result, out)
     return result
 
 

@@ -10,6 +10,7 @@ and then swaps the reference under a lock: predictions never wait for training, 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -96,11 +97,10 @@ def fresh_estimator(model: Any, model_dir: str | Path | None) -> Any:
         from models.training_args import TrainingArguments
         from models.transformer import TransformerStanceClassifier
 
-        # The served model's own arguments (a model saved before `pooling` was an argument
-        # has a cls head: keep it rather than today's default head).
-        saved = {"pooling": getattr(model, "pooling_", "cls"), **model.metadata_.get("training_args", {})}
-        args = TrainingArguments.from_dict({k: v for k, v in saved.items() if k in TrainingArguments.field_names()})
-        args.show_progress = False
+        # The served model's own arguments, as `load()` read them (it keeps an old model's cls
+        # head); a model fitted here without arguments used the defaults with its own head.
+        base = model.args if model.args is not None else TrainingArguments(pooling=model.pooling_)
+        args = dataclasses.replace(base, show_progress=False)
         return TransformerStanceClassifier(base_model=model_dir or model.metadata_.get("base_model"), args=args,
                                            runtime=getattr(model, "runtime", "fp32"))
     if hasattr(model, "get_params"):

@@ -161,7 +161,7 @@ def pull(
     if (project is None) == (from_file is None):
         typer.secho("error: give exactly one of --project NAME or --from-file EXPORT.json", err=True, fg=typer.colors.RED)
         raise typer.Exit(2)
-    from annotate.labelstudio.records import write_jsonl
+    from annotate.labelstudio.pull import save_pulled
 
     with _user_errors():
         if from_file is not None:
@@ -170,11 +170,8 @@ def pull(
             result = pull_project(connect(), project=project)
     for message in result.errors:
         typer.secho(f"warning: {message}", err=True, fg=typer.colors.YELLOW)
-    failed = bool(result.errors) and (strict or not result.records)
-    if not failed:  # a failed pull leaves an earlier annotations file as it was
-        with _user_errors():
-            write_jsonl(result.records, out)
-        result.out = out
+    with _user_errors():
+        failed = not save_pulled(result, out, strict=strict)
     typer.echo(result.summary() + (f"; nothing written to {out}" if failed else ""))
     if failed:
         raise typer.Exit(1)
