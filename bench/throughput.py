@@ -113,6 +113,16 @@ def quantize_onnx(path: Path, *, per_channel: bool = True) -> Path:
     return out
 
 
+def best_of(repeats: int, run):
+    """``(fastest seconds, last result)`` of ``repeats`` calls of ``run()``."""
+    seconds, result = [], None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = run()
+        seconds.append(time.perf_counter() - started)
+    return min(seconds), result
+
+
 def measure(clf, forwards, X, truth, *, batch_size: int, sort: bool, repeats: int) -> dict:
     """Pairs/s of tokenization + forward over ``X`` (best of ``repeats``) and macro-F1.
 
@@ -138,15 +148,10 @@ def measure(clf, forwards, X, truth, *, batch_size: int, sort: bool, repeats: in
                 out[chunk] = job.result()
         return out
 
-    run_times, logits = [], None
     warm = clf.encode(X[:8])
     for forward in forwards:
         forward(*warm.batch(np.arange(len(warm)), pad_id=pad))
-    for _ in range(repeats):
-        started = time.perf_counter()
-        logits = run()
-        run_times.append(time.perf_counter() - started)
-    best = min(run_times)
+    best, logits = best_of(repeats, run)
     return {"pairs_per_s": len(X) / best, "seconds": best,
             "macro_f1": macro_f1(truth, logits.argmax(axis=1), n_classes=len(clf.classes_)),
             "predictions": logits.argmax(axis=1)}
@@ -223,21 +228,13 @@ def main(argv: list[str] | None = None) -> int:
     default = load_model(ns.model)
     torch.set_num_threads(ns.threads)
     default.predict_proba(X[:8])
-    times = []
-    for _ in range(ns.repeats):
-        started = time.perf_counter()
-        probs = default.predict_proba(X)  # noqa: F841 (timed)
-        times.append(time.perf_counter() - started)
+    own_batch_seconds, _ = best_of(ns.repeats, lambda: default.predict_proba(X))
     from models.metrics import macro_f1 as _macro_f1
 
-    default_pred = default.logits(X, batch_size=ns.batch_size).argmax(axis=1)
-    times_bs = []
-    for _ in range(ns.repeats):
-        started = time.perf_counter()
-        default.logits(X, batch_size=ns.batch_size)
-        times_bs.append(time.perf_counter() - started)
-    results["slant-default"] = {"pairs_per_s": len(X) / min(times_bs), "seconds": min(times_bs),
-                                "pairs_per_s_default_batch": len(X) / min(times),
+    seconds, default_logits = best_of(ns.repeats, lambda: default.logits(X, batch_size=ns.batch_size))
+    default_pred = default_logits.argmax(axis=1)
+    results["slant-default"] = {"pairs_per_s": len(X) / seconds, "seconds": seconds,
+                                "pairs_per_s_default_batch": len(X) / own_batch_seconds,
                                 "macro_f1": _macro_f1(truth, default_pred, n_classes=len(clf.classes_)),
                                 "predictions": default_pred}
     r = results["slant-default"]
@@ -247,18 +244,15 @@ def main(argv: list[str] | None = None) -> int:
     # The opt-in int8 runtime, and how much its macro-F1 moves with the pairs' batch mates.
     int8 = load_model(ns.model, runtime="int8")
     int8.logits(X[:8])
-    times = []
-    for _ in range(ns.repeats):
-        started = time.perf_counter()
-        int8_pred = int8.logits(X, batch_size=ns.batch_size).argmax(axis=1)
-        times.append(time.perf_counter() - started)
+    seconds, int8_logits = best_of(ns.repeats, lambda: int8.logits(X, batch_size=ns.batch_size))
+    int8_pred = int8_logits.argmax(axis=1)
     chunked = {}
     for chunk in (64, 256):
         pred = np.concatenate([int8.logits(X[i:i + chunk], batch_size=ns.batch_size)
                                for i in range(0, len(X), chunk)]).argmax(axis=1)
         chunked[chunk] = {"macro_f1": _macro_f1(truth, pred, n_classes=len(clf.classes_)),
                           "labels_changed": int(np.sum(pred != int8_pred))}
-    results["slant-int8"] = {"pairs_per_s": len(X) / min(times), "seconds": min(times),
+    results["slant-int8"] = {"pairs_per_s": len(X) / seconds, "seconds": seconds,
                              "macro_f1": _macro_f1(truth, int8_pred, n_classes=len(clf.classes_)),
                              "macro_f1_in_chunks": chunked, "predictions": int8_pred}
     r = results["slant-int8"]
