@@ -152,10 +152,6 @@ def _tie_median(tied: Sequence[str], votes: Sequence[str]) -> str | None:
 # ----------------------------------------------------------------------------- adjudicate
 
 
-def _time_key(record: AnnotationRecord) -> tuple:
-    return (record.updated_at or record.created_at or "", record.annotation_id if record.annotation_id is not None else -1)
-
-
 def _vote(record: AnnotationRecord) -> str | None:
     """The record's vote: a stance label, OFF_TARGET, or None (no vote)."""
     if record.off_target:
@@ -206,19 +202,19 @@ def adjudicate(records: Iterable[AnnotationRecord], *, tie_policy: str = "unreso
         # Rule 1: the latest submitted answer replaces earlier ones, even when it is blank.
         by_annotator = latest.setdefault(item, {})
         previous = by_annotator.get(record.annotator)
-        if previous is None or _time_key(record) >= _time_key(previous):
+        if previous is None or record.recency() >= previous.recency():
             by_annotator[record.annotator] = record
         # Rule 2: any ground-truth answer counts, even one its annotator later replaced.
         if record.ground_truth and _valid_vote(record, stance):
             known = ground_truth.get(item)
-            if known is None or _time_key(record) >= _time_key(known):
+            if known is None or record.recency() >= known.recency():
                 ground_truth[item] = record
 
     results = []
     no_votes = 0
     for item, first in first_seen.items():
         ordered = sorted((r for r in latest.get(item, {}).values() if _valid_vote(r, stance, warn=True)),
-                         key=_time_key)
+                         key=AnnotationRecord.recency)
         if not ordered and item in ground_truth:
             ordered = [ground_truth[item]]
         if not ordered:
@@ -478,7 +474,7 @@ def merge_reviews(
             raise ValueError(f"review of sentence {record.sentence_id} target {record.target}: "
                              f"label {record.label!r} is not a stance class ({', '.join(stance)})")
         key = (record.sentence_id, record.target)
-        if key not in latest or _time_key(record) >= _time_key(latest[key]):
+        if key not in latest or record.recency() >= latest[key].recency():
             latest[key] = record
     merged, used = [], set()
     for label in adjudicated:

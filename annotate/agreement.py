@@ -284,10 +284,6 @@ def bootstrap_ci(
 # ----------------------------------------------------------------------------- report
 
 
-def _latest_first_key(record: AnnotationRecord) -> tuple:
-    return (record.updated_at or record.created_at or "", record.annotation_id or -1)
-
-
 def collect_labels(records: Iterable[AnnotationRecord]) -> tuple[dict[tuple[str, str], dict[str, int]], dict[str, int]]:
     """Usable labels per item and what was excluded.
 
@@ -308,7 +304,7 @@ def collect_labels(records: Iterable[AnnotationRecord]) -> tuple[dict[tuple[str,
         key = (record.sentence_id, record.target, record.annotator)
         if key in chosen:
             excluded["superseded"] += 1
-            if _latest_first_key(record) < _latest_first_key(chosen[key]):
+            if record.recency() < chosen[key].recency():
                 continue
         chosen[key] = record
     labels: dict[tuple[str, str], dict[str, int]] = {}

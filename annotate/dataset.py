@@ -426,7 +426,12 @@ def save_dataset(
         if out.exists():
             backup = out.with_name(f".{out.name}.old-{os.getpid()}")
             os.replace(out, backup)
-        os.replace(tmp, out)
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            if backup is not None:  # put the previous dataset back where it was
+                os.replace(backup, out)
+            raise
         if backup is not None:
             shutil.rmtree(backup, ignore_errors=True)
     except BaseException:

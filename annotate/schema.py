@@ -7,7 +7,9 @@ are relative to the original (uncleaned) article text.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 
@@ -75,6 +77,15 @@ class AnnotationRecord:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def recency(self) -> tuple[float, int]:
+        """Sort key, later annotations larger: (``updated_at`` or else ``created_at`` as a UTC
+        instant, annotation id). Timestamps are compared as instants, not as strings, so
+        ``...T10:00:00+02:00`` is earlier than ``...T09:00:00Z``; a timestamp without an offset
+        counts as UTC (Label Studio writes UTC). A missing or unreadable time sorts first, and
+        equal times fall back to the annotation id (missing = -1)."""
+        return (_instant(self.updated_at or self.created_at),
+                self.annotation_id if self.annotation_id is not None else -1)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AnnotationRecord:
         data = dict(data)
@@ -99,3 +110,16 @@ class PredictionRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PredictionRecord:
         return cls(**data)
+
+
+def _instant(timestamp: str | None) -> float:
+    """POSIX seconds of an ISO 8601 timestamp (``Z`` allowed); ``-inf`` if absent or unreadable."""
+    if not timestamp:
+        return -math.inf
+    try:
+        moment = datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
+    except ValueError:
+        return -math.inf
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()

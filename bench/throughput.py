@@ -10,6 +10,11 @@ Paths measured, each on the same pairs and the same number of cores:
                       SkipLayerNormalization, BiasGelu, EmbedLayerNormalization)
   onnx-int8pc         that graph after onnxruntime dynamic int8 quantization (per channel)
   onnx-int8pc-2workers  the same, two sessions with one thread each
+  onnx-static-int8    static int8 (QOperator, per channel, activation scales fixed by percentile
+                      calibration on 256 NewsMTSC training pairs) of the unfused graph, feed-forward
+                      outputs, attention score products and the head left in fp32; two one-thread
+                      sessions. Fixed scales make a pair's scores independent of its batch mates
+                      (checked below with the pairs in chunks of 1 and 256)
   slant-default       a model loaded with load_model's defaults (fp32), timed through its public API
   slant-int8          the same loaded with runtime="int8"; its macro-F1 is also measured with the
                       pairs handed over in chunks of 64 and 256 (dynamic int8 scales activations
@@ -113,6 +118,58 @@ def quantize_onnx(path: Path, *, per_channel: bool = True) -> Path:
     return out
 
 
+# Kept in fp32 by the static path: the feed-forward output projections (their GELU inputs have
+# a few large values), the activation-by-activation attention products, and the pooling/head.
+STATIC_FP32_NODES = r"output/dense|self/MatMul|^/inner/(classifier|pool)|^/inner/MatMul"
+
+
+def quantize_onnx_static(raw: Path, clf, calibration, *, length: int = 96) -> Path:
+    """Static int8 of the unfused graph ``raw``, scales from ``calibration`` (StanceInputs).
+
+    The percentile calibrator needs every batch in one shape, so batches are padded (or cut)
+    to ``length`` tokens."""
+    import re
+
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    graph = onnx.load(str(raw)).graph
+    inputs = {i.name for i in graph.input}
+    exclude = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and re.search(STATIC_FP32_NODES, n.name)]
+    encoded, pad = clf.encode(calibration), clf.tokenizer_.pad_token_id
+
+    def fixed(tensor, value):
+        array = tensor.numpy()[:, :length]
+        return np.pad(array, ((0, 0), (0, length - array.shape[1])), constant_values=value)
+
+    feeds = []
+    for start in range(0, len(calibration), 16):
+        ids, mask, types, target = encoded.batch(np.arange(start, min(start + 16, len(calibration))), pad_id=pad)
+        feed = {"input_ids": fixed(ids, pad), "attention_mask": fixed(mask, 0), "token_type_ids": fixed(types, 0),
+                "target_mask": fixed(target, 0)}
+        feeds.append({k: v for k, v in feed.items() if k in inputs})
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.feeds = iter(feeds)
+
+        def get_next(self):
+            return next(self.feeds, None)
+
+    out = raw.with_name("model.static-int8.onnx")
+    quantize_static(str(raw), str(out), Reader(), quant_format=QuantFormat.QOperator, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    calibrate_method=CalibrationMethod.Percentile, op_types_to_quantize=["MatMul", "Gemm"],
+                    nodes_to_exclude=exclude, extra_options={"DefaultTensorType": 1})
+    return out
+
+
 def best_of(repeats: int, run):
     """``(fastest seconds, last result)`` of ``repeats`` calls of ``run()``."""
     seconds, result = [], None
@@ -123,35 +180,34 @@ def best_of(repeats: int, run):
     return min(seconds), result
 
 
-def measure(clf, forwards, X, truth, *, batch_size: int, sort: bool, repeats: int) -> dict:
-    """Pairs/s of tokenization + forward over ``X`` (best of ``repeats``) and macro-F1.
-
-    With several ``forwards``, batches run concurrently, one per forward (each set up to
-    use its share of the cores)."""
-    from models.metrics import macro_f1
-
+def forward_all(clf, forwards, X, *, batch_size: int, sort: bool) -> np.ndarray:
+    """Logits of tokenization + forward over ``X``; with several ``forwards``, batches run
+    concurrently, one per forward (each set up to use its share of the cores)."""
     pad = clf.tokenizer_.pad_token_id
-
-    def run():
-        encoded = clf.encode(X)
-        order = np.argsort(encoded.lengths(), kind="stable") if sort else np.arange(len(X))
-        chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-        out = np.zeros((len(X), len(clf.classes_)), dtype=np.float32)
-        if len(forwards) == 1:
-            for chunk in chunks:
-                out[chunk] = forwards[0](*encoded.batch(chunk, pad_id=pad))
-            return out
-        with ThreadPoolExecutor(len(forwards)) as pool:
-            jobs = [(chunk, pool.submit(forwards[i % len(forwards)], *encoded.batch(chunk, pad_id=pad)))
-                    for i, chunk in enumerate(chunks)]
-            for chunk, job in jobs:
-                out[chunk] = job.result()
+    encoded = clf.encode(X)
+    order = np.argsort(encoded.lengths(), kind="stable") if sort else np.arange(len(X))
+    chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    out = np.zeros((len(X), len(clf.classes_)), dtype=np.float32)
+    if len(forwards) == 1:
+        for chunk in chunks:
+            out[chunk] = forwards[0](*encoded.batch(chunk, pad_id=pad))
         return out
+    with ThreadPoolExecutor(len(forwards)) as pool:
+        jobs = [(chunk, pool.submit(forwards[i % len(forwards)], *encoded.batch(chunk, pad_id=pad)))
+                for i, chunk in enumerate(chunks)]
+        for chunk, job in jobs:
+            out[chunk] = job.result()
+    return out
+
+
+def measure(clf, forwards, X, truth, *, batch_size: int, sort: bool, repeats: int) -> dict:
+    """Pairs/s of :func:`forward_all` over ``X`` (best of ``repeats``) and macro-F1."""
+    from models.metrics import macro_f1
 
     warm = clf.encode(X[:8])
     for forward in forwards:
-        forward(*warm.batch(np.arange(len(warm)), pad_id=pad))
-    best, logits = best_of(repeats, run)
+        forward(*warm.batch(np.arange(len(warm)), pad_id=clf.tokenizer_.pad_token_id))
+    best, logits = best_of(repeats, lambda: forward_all(clf, forwards, X, batch_size=batch_size, sort=sort))
     return {"pairs_per_s": len(X) / best, "seconds": best,
             "macro_f1": macro_f1(truth, logits.argmax(axis=1), n_classes=len(clf.classes_)),
             "predictions": logits.argmax(axis=1)}
@@ -181,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(ns.threads)
     splits = load_newsmtsc(ns.data)
     X, y = from_dataset(datasets.concatenate_datasets([splits["test_rw"], splits["test_mt"]]))
+    train_X, _ = from_dataset(splits["train"])
+    calibration = [train_X[i] for i in np.random.default_rng(0).choice(len(train_X), 256, replace=False)]
     if ns.limit:
         X, y = X[:ns.limit], y[:ns.limit]
     clf = load_model(ns.model, runtime="fp32")
@@ -212,11 +270,13 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         fused = export_onnx(clf, tmp)
         quantized = quantize_onnx(fused)
+        static = quantize_onnx_static(fused.with_name("model.onnx"), clf, calibration)
         notes["onnx_build_seconds"] = f"{time.perf_counter() - started:.1f}"
         half = max(1, ns.threads // 2)
         paths["onnx-fp32"] = ([onnx_forward(fused, ns.threads)], ns.threads, True)
         paths["onnx-int8pc"] = ([onnx_forward(quantized, ns.threads)], ns.threads, True)
         paths["onnx-int8pc-2workers"] = ([onnx_forward(quantized, half), onnx_forward(quantized, half)], half, True)
+        paths["onnx-static-int8"] = ([onnx_forward(static, half), onnx_forward(static, half)], half, True)
     except Exception as exc:  # noqa: BLE001  (report what did not work instead of failing the benchmark)
         notes["onnx"] = f"{type(exc).__name__}: {exc}"[:300]
     if ns.only:
@@ -264,7 +324,17 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(threads)
         r = measure(clf, forwards, X, truth, batch_size=ns.batch_size, sort=sort, repeats=ns.repeats)
         results[name] = r
-        print(f"{name:<15} {r['pairs_per_s']:8.1f} pairs/s   macro-F1 {100 * r['macro_f1']:.2f}", flush=True)
+        extra = ""
+        if name == "onnx-static-int8":  # fixed scales: chunking must not move a single label
+            r["macro_f1_in_chunks"] = {}
+            for chunk in (1, 256):
+                pred = np.concatenate([forward_all(clf, forwards, X[i:i + chunk], batch_size=ns.batch_size, sort=sort)
+                                       for i in range(0, len(X), chunk)]).argmax(axis=1)
+                r["macro_f1_in_chunks"][chunk] = {"macro_f1": _macro_f1(truth, pred, n_classes=len(clf.classes_)),
+                                                  "labels_changed": int(np.sum(pred != r["predictions"]))}
+            extra = "   (" + ", ".join(f"chunks of {k}: {v['labels_changed']} labels changed"
+                                       for k, v in r["macro_f1_in_chunks"].items()) + ")"
+        print(f"{name:<15} {r['pairs_per_s']:8.1f} pairs/s   macro-F1 {100 * r['macro_f1']:.2f}{extra}", flush=True)
     reference = results.get("fp32-plain") or next(iter(results.values()))
     reference_predictions = reference["predictions"]
     for r in results.values():

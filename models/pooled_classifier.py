@@ -30,12 +30,15 @@ HEAD_FILE = "head.safetensors"
 
 
 def target_token_mask(input_ids: list[int], token_type_ids: list[int] | None, *,
-                      start_ids: list[int], end_ids: list[int]) -> list[int]:
+                      start_ids: list[int], end_ids: list[int],
+                      sequence_ids: list[int | None] | None = None) -> list[int]:
     """1 for tokens strictly inside ``start_ids ... end_ids`` marker runs, else 0.
 
     When no complete marker pair is found (engagement pairs, or a mention cut off by
-    truncation), the second segment's tokens (token type 1, without its closing
-    ``[SEP]``) are the target instead. Returns a list as long as ``input_ids``.
+    truncation), the second segment's text tokens are the target instead: those whose
+    ``sequence_ids`` entry is 1 (a fast tokenizer's ``sequence_ids(i)``: None for special
+    tokens), or without them, the token type 1 tokens less the closing ``[SEP]``. The first
+    works for models without token types too (RoBERTa). Returns a list as long as ``input_ids``.
     """
     n, mask = len(input_ids), [0] * len(input_ids)
     i, found = 0, False
@@ -53,7 +56,11 @@ def target_token_mask(input_ids: list[int], token_type_ids: list[int] | None, *,
             i = j + le
         else:
             i += 1
-    if not found and token_type_ids is not None:
+    if not found and sequence_ids is not None:
+        for k, segment in enumerate(sequence_ids):
+            if segment == 1:
+                mask[k] = 1
+    elif not found and token_type_ids is not None:
         second = [k for k, t in enumerate(token_type_ids) if t == 1]
         for k in second[:-1]:  # drop the closing [SEP]
             mask[k] = 1

@@ -152,8 +152,10 @@ class TransformerStanceClassifier(StanceClassifier):
 
             start_ids = self.tokenizer_(MARK_START, add_special_tokens=False)["input_ids"]
             end_ids = self.tokenizer_(MARK_END, add_special_tokens=False)["input_ids"]
+            fast = getattr(enc, "is_fast", False)  # only fast tokenizers know each token's segment
             targets = [target_token_mask(ids, types[i] if types is not None else None,
-                                         start_ids=start_ids, end_ids=end_ids)
+                                         start_ids=start_ids, end_ids=end_ids,
+                                         sequence_ids=enc.sequence_ids(i) if fast else None)
                        for i, ids in enumerate(enc["input_ids"])]
         return Encoded(enc["input_ids"], types, targets)
 

@@ -104,6 +104,27 @@ def test_a_later_blank_answer_withdraws_the_earlier_vote_as_agreement_does() -> 
     assert set(labels[("w/s0", "pakistan")]) == {B} and excluded["blank"] == 1
 
 
+def test_latest_is_decided_by_instant_not_by_timestamp_text() -> None:
+    """10:00+02:00 is 08:00 UTC: earlier than 09:00Z although its text sorts later."""
+    from dataclasses import replace
+
+    from annotate.agreement import collect_labels
+
+    earlier = replace(record("z/s0", "pakistan", A, CRITICAL), created_at="2026-03-01T10:00:00+02:00", annotation_id=9)
+    later = replace(record("z/s0", "pakistan", A, FAVORABLE), created_at="2026-03-01T09:00:00Z", annotation_id=1)
+    other = record("z/s0", "pakistan", B, FAVORABLE)
+    for records in ([earlier, later, other], [later, earlier, other]):
+        (label,) = adjudicate(records)
+        assert label.votes == {A: FAVORABLE, B: FAVORABLE}
+        labels, _ = collect_labels(records)
+        assert labels[("z/s0", "pakistan")][A] == labels[("z/s0", "pakistan")][B]
+    # No offset counts as UTC; an unreadable or missing time sorts before any real one.
+    naive = replace(earlier, created_at="2026-03-01T09:30:00", label=CRITICAL)
+    assert later.recency() < naive.recency()
+    assert replace(later, created_at="yesterday").recency() < earlier.recency()
+    assert replace(later, created_at=None, updated_at=None).recency() < earlier.recency()
+
+
 def test_ground_truth_wins_even_when_its_annotator_answers_again() -> None:
     records = [record("t/s0", "pakistan", C, FAVORABLE, ground_truth=True),
                record("t/s0", "pakistan", C, CRITICAL), record("t/s0", "pakistan", B, CRITICAL)]

@@ -31,6 +31,21 @@ def test_abbreviation_can_end_a_sentence_in_mid_line() -> None:
     ]
 
 
+def test_an_ellipsis_can_end_a_sentence_and_no_keeps_its_number() -> None:
+    text = ("He said the talks would go on... The Taliban refused. The talks… were slow. "
+            "Sharif met him at No. 10 Downing Street. Pakistan ranked No. 1. The rest followed. I said no. 5 came.")
+    assert split_sentences(text) == [
+        "He said the talks would go on...",
+        "The Taliban refused.",
+        "The talks… were slow.",  # no sentence starter after the ellipsis: one sentence
+        "Sharif met him at No. 10 Downing Street.",
+        "Pakistan ranked No. 1.",
+        "The rest followed.",
+        "I said no.",  # lowercase "no." is the word no
+        "5 came.",
+    ]
+
+
 def test_quotation_stays_with_its_attribution() -> None:
     text = "“The military option is a mistake. Pakistan should engage in talks,” he wrote. Then he left."
     assert split_sentences(text) == [

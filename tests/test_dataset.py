@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -128,6 +129,29 @@ def test_merge_several_exports_and_save(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         save_dataset(dd, keep)
     assert (keep / "notes.txt").read_text() == "mine"
+
+
+def test_a_failed_swap_puts_the_previous_dataset_back(tmp_path: Path, monkeypatch) -> None:
+    import annotate.dataset as dataset_module
+
+    dd = build_dataset(five_article_export())
+    out = tmp_path / "ds"
+    save_dataset(dd, out, provenance={"note": "first"})
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    real_replace = os.replace
+
+    def fail_swap_in(src, dst):
+        if Path(src).name.startswith(".ds.tmp-"):
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(dataset_module.os, "replace", fail_swap_in)
+    with pytest.raises(OSError, match="No space"):
+        save_dataset(dd, out, provenance={"note": "second"})
+    monkeypatch.undo()
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    assert "first" in (out / "README.md").read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["ds"]  # no backup or temporary folder left behind
 
 
 def test_one_article_gives_empty_splits_that_still_save_and_load(tmp_path: Path) -> None:

@@ -243,6 +243,35 @@ def test_server_not_running_is_a_clear_error():
         connect(f"http://127.0.0.1:{port}", "0" * 40)
 
 
+def test_a_dropped_connection_is_a_clear_error():
+    """A server that hangs up without answering (a crash, a proxy restart) is named, not a traceback."""
+    import socket
+    import threading
+
+    from annotate.labelstudio.connection import Connection, LabelStudioAPIError
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def hang_up():
+        for _ in range(2):
+            peer, _ = listener.accept()
+            peer.recv(65536)
+            peer.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    token = "a" * 40
+    try:
+        with pytest.raises(LabelStudioAPIError, match=f"listing tasks: the connection to Label Studio at "
+                                                      f"http://127.0.0.1:{port} failed") as error:
+            Connection(f"http://127.0.0.1:{port}", token).request("GET", "/api/tasks", what="listing tasks")
+        with pytest.raises(LabelStudioAPIError, match="listing tasks of project 7: the connection .* failed"):
+            existing_tasks(Connection(f"http://127.0.0.1:{port}", token), 7)  # the paging loop of push
+    finally:
+        listener.close()
+    assert token not in str(error.value)
+
+
 def test_wrong_token_is_a_clear_error_without_the_token(label_studio):
     wrong = "f" * 40
     with pytest.raises(AuthenticationError, match="rejected the API token") as error:

@@ -48,6 +48,19 @@ def test_target_mask_covers_the_marked_mention_else_the_second_segment():
     assert target_token_mask(plain, [0, 0, 0, 0, 1, 1, 1], start_ids=start, end_ids=end) == [0, 0, 0, 0, 1, 1, 0]
     cut = [101, 5, *start, 7, 102, 20, 102]
     assert target_token_mask(cut, [0] * 7 + [1, 1], start_ids=start, end_ids=end) == [0] * 7 + [1, 0]
+    # Without token types (RoBERTa: <s> A </s></s> B </s>) the tokenizer's sequence ids find B.
+    roberta = [0, 5, 6, 2, 2, 20, 21, 2]
+    segments = [None, 0, 0, None, None, 1, 1, None]
+    assert target_token_mask(roberta, None, start_ids=start, end_ids=end, sequence_ids=segments) == [0] * 5 + [1, 1, 0]
+
+
+def test_engagement_pairs_pool_over_the_target_words_with_the_real_tokenizer(fitted):
+    from models.inputs import StanceInput
+
+    enc = fitted.encode([StanceInput(text="Talks with Kabul should resume.", target="engagement")])
+    ids, mask = enc.input_ids[0], enc.target_mask[0]
+    chosen = fitted.tokenizer_.decode([i for i, m in zip(ids, mask) if m])
+    assert chosen and chosen.strip() in fitted.tokenizer_.decode(enc.input_ids[0]) and "[SEP]" not in chosen
 
 
 def test_encoded_target_mask_is_the_mention_tokens(fitted):

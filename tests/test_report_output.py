@@ -121,6 +121,30 @@ def test_untrusted_text_is_escaped_in_the_html(tmp_path):
     assert "script-src" in html or "default-src 'none'" in html  # CSP: no script may run at all
 
 
+def test_csv_cells_that_a_spreadsheet_would_run_are_defused(tmp_path):
+    formula = '=HYPERLINK("http://evil.example","Pakistan")'
+    texts = {"000_594f207f9f4d21fb": ("@outlet", [
+        (f"{formula} said Pakistan.", [("pakistan", "Pakistan")]),
+        ("-Pakistan again.", [("pakistan", "Pakistan")]), ("+Pakistan thrice.", [("pakistan", "Pakistan")])])}
+    sentences = make_sentences(texts)
+    report = build_report(sentences=sentences, predictions=make_predictions(sentences),
+                          options=ReportOptions(n_resamples=50))
+    paths = write_report(report, tmp_path, sentences=sentences)
+    evidence = list(csv.DictReader(paths.evidence_csv.open(encoding="utf-8")))
+    cells = {e["text"] for e in evidence}
+    assert cells and cells <= {f"'{formula} said Pakistan.", "'-Pakistan again.", "'+Pakistan thrice."}
+    assert not any(c.startswith(("=", "-", "+", "@")) for e in evidence for c in e.values())
+    articles = list(csv.DictReader(paths.articles_csv.open(encoding="utf-8")))
+    assert {r["source"] for r in articles} == {"'@outlet"}
+    negative = [r["model_score"] for r in articles if r["model_score"].startswith("-")]
+    # Numbers are not text: a negative score stays a number (checked only when one occurs).
+    assert all(float(v) < 0 for v in negative)
+    report_json = json.loads(paths.json.read_text(encoding="utf-8"))
+    texts_in_json = {ev["text"] for a in report_json["articles"].values() for d in a["dimensions"].values()
+                     for b in ("human", "model") for ev in (d.get(b) or {}).get("evidence", [])}
+    assert texts_in_json == {c[1:] for c in cells}
+
+
 def test_mentions_are_highlighted_by_offsets():
     text = "Islamabad warned Kabul."
     mentions = [Mention("pakistan", "Islamabad", 0, 9), Mention("afghan_taliban", "Kabul", 17, 22),

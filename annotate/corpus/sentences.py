@@ -9,7 +9,9 @@ sentencizer leaves at the end of a sentence is moved to the start of the next on
 Because "U.S." stays whole, it cannot end a sentence either ("... for the U.S. However, ...").
 A third component splits there when the next word is one that starts sentences and does not
 follow an abbreviation inside one ("However", "The", "It", ...), in the way Punkt uses frequent
-sentence starters; "the U.S. President" stays one sentence.
+sentence starters; "the U.S. President" stays one sentence. The same component splits after an
+ellipsis followed by such a word ("talks would go on... The Taliban refused"; "the talks...
+were slow" stays whole), and keeps "No." with its number ("No. 10 Downing Street").
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ _ABBREVIATION_BOUNDARY = "slant_abbreviation_boundary"
 #: Abbreviations that can end a sentence: dotted initialisms ("U.S.", "D.C.") and these words.
 #: Titles ("Gen.", "Dr.") are left out on purpose: a name follows them.
 _SENTENCE_FINAL_ABBREVIATIONS = {"etc.", "inc.", "ltd.", "co.", "corp.", "jr.", "sr."}
+_ELLIPSES = {"...", "…", ". . ."}
+#: "No. 10", "Nos. 3 and 4": the tokenizer splits "No" from its period, and the sentencizer
+#: then starts a sentence at the number.
+#: Capitalised only: "I said no. 5 people came" ends a sentence.
+_NUMBER_ABBREVIATIONS = {"No", "Nos"}
 #: Capitalised words that open a sentence after such an abbreviation (closed-class words and
 #: discourse adverbs: none of them continues a sentence after "the U.S.").
 _SENTENCE_STARTERS = {
@@ -100,12 +107,17 @@ def _register_components() -> None:
 
     @Language.component(_ABBREVIATION_BOUNDARY)
     def abbreviation_boundary(doc: Doc) -> Doc:
-        """Start a sentence after a sentence-final abbreviation followed by a sentence starter."""
+        """Start a sentence after a sentence-final abbreviation or an ellipsis followed by a
+        sentence starter; keep "No." and its number in one sentence."""
         for token in doc[:-1]:
             nxt = doc[token.i + 1]
+            if (nxt.is_sent_start and nxt.like_num and token.text == "." and token.whitespace_ and token.i > 0
+                    and doc[token.i - 1].text in _NUMBER_ABBREVIATIONS and not doc[token.i - 1].whitespace_):
+                nxt.is_sent_start = False
+                continue
             if nxt.is_sent_start or nxt.text not in _SENTENCE_STARTERS or not token.whitespace_:
                 continue
-            if _ends_sentence(token.text):
+            if _ends_sentence(token.text) or token.text in _ELLIPSES:
                 nxt.is_sent_start = True
         return doc
 

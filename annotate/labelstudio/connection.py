@@ -87,6 +87,10 @@ class Connection:
             raise ServerNotRunningError(self._not_running(what)) from None
         except httpx.TimeoutException as exc:
             raise LabelStudioAPIError(f"{what}: Label Studio at {self.url} timed out ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:  # e.g. the server closed the connection mid-request
+            raise LabelStudioAPIError(
+                f"{what}: the connection to Label Studio at {self.url} failed ({type(exc).__name__}: {exc}); "
+                "what was done before it is kept, so running the command again continues") from None
         except ApiError as exc:
             self.raise_for_status(exc.status_code or 0, exc.body, what)
             raise

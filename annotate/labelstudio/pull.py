@@ -19,6 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from annotate.labels import LabelSet, load_label_set
 from annotate.labelstudio.connection import Connection, LabelStudioAPIError
 from annotate.labelstudio.push import META_KEY, find_project
@@ -74,8 +76,13 @@ def export_project(conn: Connection, project_id: int, *, timeout: float = 600.0)
         raise LabelStudioAPIError(f"{what}: Label Studio reports the export failed")
     response = conn.request("GET", f"/api/projects/{project_id}/exports/{snapshot['id']}/download",
                             params={"exportType": "JSON"}, what=what)
-    # Exports are snapshots stored on the server: remove ours once downloaded.
-    conn.http.delete(f"/api/projects/{project_id}/exports/{snapshot['id']}")
+    # Exports are snapshots stored on the server: remove ours once downloaded. Failing to
+    # tidy up must not throw away the annotations just downloaded.
+    try:
+        conn.http.delete(f"/api/projects/{project_id}/exports/{snapshot['id']}")
+    except httpx.HTTPError as exc:
+        logger.warning("%s: could not delete export snapshot %s on the server (%s); it stays there",
+                       what, snapshot["id"], type(exc).__name__)
     return response.json()
 
 

@@ -124,12 +124,14 @@ def existing_tasks(conn: Connection, project_id: int, *, page_size: int = 1000) 
     found: dict[str, ExistingTask] = {}
     page, seen = 1, 0
     include = "id,data,meta,predictions_model_versions,annotations_ids"
+    what = f"listing tasks of project {project_id}"
     while True:
-        response = conn.http.get("/api/tasks/", params={"project": project_id, "page": page, "page_size": page_size,
-                                                        "fields": "all", "include": include})
+        with conn.errors(what):
+            response = conn.http.get("/api/tasks/", params={"project": project_id, "page": page,
+                                                            "page_size": page_size, "fields": "all", "include": include})
         if response.status_code == 404 and page > 1:
             return found  # past the last page
-        conn.raise_for_status(response.status_code, response.text, f"listing tasks of project {project_id}")
+        conn.raise_for_status(response.status_code, response.text, what)
         body = response.json()
         tasks = body.get("tasks", [])
         for task in tasks:

@@ -59,13 +59,29 @@ def evidence_rows(report: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
                                **{c: ev.get(c) for c in EVIDENCE_COLUMNS[4:]}}
 
 
+# A cell starting with one of these is run as a formula by spreadsheet programs.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """``value`` as a CSV cell: None becomes empty, and text that a spreadsheet would run as a
+    formula (it starts with ``= + - @``, tab or carriage return: article text is untrusted)
+    gets a leading apostrophe. Numbers are left alone, so ``-0.25`` stays a number; the JSON
+    report keeps every text exactly."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(rows: Iterator[dict[str, Any]], columns: list[str]) -> str:
-    """CSV text with a header; None becomes an empty cell."""
+    """CSV text with a header; cells as made by :func:`spreadsheet_safe`."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        writer.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
     return buffer.getvalue()
 
 
@@ -76,5 +92,6 @@ __all__ = [
     "article_rows",
     "evidence_rows",
     "source_rows",
+    "spreadsheet_safe",
     "to_csv",
 ]
