@@ -72,6 +72,11 @@ def test_case_sensitive_names_and_ignored_phrases(registry: ActorRegistry) -> No
     assert found(registry, "a backdoor to the Indian Ocean") == []
     assert found(registry, "Indian influence grows") == [("india", "Indian")]
     assert found(registry, "we ate turkey; Turkey and Türkiye mediated") == [("turkiye", "Turkey"), ("turkiye", "Türkiye")]
+    # Datelines and headlines in capitals, and a left quote typed for an apostrophe.
+    assert found(registry, "ANKARA, TURKEY: talks with the TTP resumed") == [
+        ("turkiye", "ANKARA"), ("turkiye", "TURKEY"), ("ttp", "TTP")]
+    assert found(registry, "Pakistan‘s army and the Taliban‘s envoy") == [
+        ("pakistan", "Pakistan"), ("afghan_taliban", "Taliban")]
 
 
 def test_mention_offsets_are_relative_to_the_text(registry: ActorRegistry) -> None:

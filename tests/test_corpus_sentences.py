@@ -46,6 +46,11 @@ def test_an_ellipsis_can_end_a_sentence_and_no_keeps_its_number() -> None:
     ]
 
 
+def test_a_single_opening_quote_starts_the_next_sentence() -> None:
+    text = "Pakistan’s army struck. ‘Pakistan is ready,’ he said. It ‘works’ fine."
+    assert split_sentences(text) == ["Pakistan’s army struck.", "‘Pakistan is ready,’ he said.", "It ‘works’ fine."]
+
+
 def test_quotation_stays_with_its_attribution() -> None:
     text = "“The military option is a mistake. Pakistan should engage in talks,” he wrote. Then he left."
     assert split_sentences(text) == [

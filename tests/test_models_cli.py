@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -113,6 +114,32 @@ def test_user_errors_are_clear_and_not_tracebacks(tmp_path, dataset_dir, sentenc
     assert result.exit_code == 2 and "nodata" in result.output
     result = runner.invoke(app, ["train", str(dataset_dir), "--model", "svm", "--out", str(tmp_path / "m")])
     assert result.exit_code == 2 and "valid models: baseline, transformer" in result.output
+
+
+def test_console_script_bad_log_level_and_zero_epochs(tmp_path):
+    """The real entry point: an unknown SLANT_LOG_LEVEL falls back to INFO with a warning
+    (before, logging.basicConfig raised), and `slant run --epochs 0` is refused up front."""
+    import subprocess
+    import sys
+
+    slant = Path(sys.executable).with_name("slant")
+    env = {**os.environ, "SLANT_LOG_LEVEL": "loud"}
+    result = subprocess.run([str(slant), "run", "--epochs", "0", "--work", str(tmp_path / "w")], check=False, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert "SLANT_LOG_LEVEL='LOUD' is not a log level" in result.stderr
+    assert result.returncode == 2 and "--epochs" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "w").exists()
+
+
+def test_serve_beside_resolves_dot_to_the_model_folder(tmp_path, monkeypatch):
+    from models.cli.loop import _beside
+
+    model = tmp_path / "my-model"
+    model.mkdir()
+    monkeypatch.chdir(model)
+    # `slant serve --model .` saves retrained models next to the model, not in "-retrained" at /
+    assert _beside(Path("."), "-retrained") == tmp_path / "my-model-retrained"
+    assert _beside(Path("../my-model"), "-retrained") == tmp_path / "my-model-retrained"
 
 
 def test_crossval_transformer_takes_the_training_options(tmp_path, dataset_dir):

@@ -137,7 +137,10 @@ class ActorRegistry:
             if actor.names:
                 lower.add(actor.id, [nlp.make_doc(n) for n in actor.names])
             if actor.cased_names:
-                exact.add(actor.id, [nlp.make_doc(n) for n in actor.cased_names])
+                # Also in capitals: datelines and headlines write "ANKARA, TURKEY"; the
+                # lowercase form ("turkey", "us") is what a cased name must not match.
+                variants = dict.fromkeys([*actor.cased_names, *(n.upper() for n in actor.cased_names)])
+                exact.add(actor.id, [nlp.make_doc(n) for n in variants])
         if self.ignore:
             lower.add(_IGNORE_LABEL, [nlp.make_doc(n) for n in self.ignore])
         return lower, exact

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # spaCy is imported lazily: importing annotate.corpus stays c
 _OPENING_QUOTES = {"“", "«", "„"}
 _CLOSING_QUOTES = {"”", "»"}
 _MAX_QUOTE_MERGES = 2
-_ALL_QUOTES = _OPENING_QUOTES | _CLOSING_QUOTES | {'"'}
+_ALL_QUOTES = _OPENING_QUOTES | _CLOSING_QUOTES | {'"', "‘"}
 _QUOTE_FIXER = "slant_opening_quote_fixer"
 _ABBREVIATION_BOUNDARY = "slant_abbreviation_boundary"
 
@@ -79,12 +79,18 @@ def _register_components() -> None:
                 return True
             return texts[j] in _CLOSING_QUOTES and j > 0 and spaced[j - 1] and spaced[j]
 
+        def opens_single(j: int) -> bool:
+            # a left single quote glued to the next word ("said. ‘Pakistan is ready,’") opens a
+            # quotation; it only moves to its sentence (single quotes are not counted for depth:
+            # the same glyph family is typed for apostrophes)
+            return texts[j] == "‘" and j > 0 and spaced[j - 1] and not spaced[j]
+
         depth = 0  # open curly quotes
         straight_open = False
         merges = 0
         for i in range(len(doc)):
             if i > 0 and starts[i]:
-                if opens(i - 1) and i - 1 > 0 and not starts[i - 1]:
+                if (opens(i - 1) or opens_single(i - 1)) and i - 1 > 0 and not starts[i - 1]:
                     starts[i - 1], starts[i] = True, False
                     doc[i - 1].is_sent_start = True
                     doc[i].is_sent_start = False
@@ -145,7 +151,8 @@ def sentence_pipeline() -> Language:
     infixes = list(nlp.Defaults.infixes) + [r"(?<=[A-Za-z]\.)[-‐–—](?=[A-Za-z])"]
     nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
     # a dangling hyphen ("the US- Taliban talks", "Pakistan- US-Taliban") is its own token
-    suffixes = list(nlp.Defaults.suffixes) + [r"(?<=[A-Za-z])[-‐]"]
+    # and a left single quote typed for an apostrophe ("Pakistan‘s") splits off like "’s"
+    suffixes = list(nlp.Defaults.suffixes) + [r"(?<=[A-Za-z])[-‐]", r"(?<=[A-Za-z])‘[sS]"]
     nlp.tokenizer.suffix_search = compile_suffix_regex(suffixes).search
     nlp.add_pipe("sentencizer")
     nlp.add_pipe(_ABBREVIATION_BOUNDARY)
