@@ -7,10 +7,13 @@ are relative to the original (uncleaned) article text.
 
 from __future__ import annotations
 
+import logging
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class SentenceRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SentenceRecord:
-        data = dict(data)
+        data = _known_fields(cls, data)
         data["mentions"] = [Mention(**m) for m in data.get("mentions", [])]
         return cls(**data)
 
@@ -88,7 +91,7 @@ class AnnotationRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AnnotationRecord:
-        data = dict(data)
+        data = _known_fields(cls, data)
         data["mentions"] = [Mention(**m) for m in data.get("mentions", [])]
         return cls(**data)
 
@@ -109,7 +112,24 @@ class PredictionRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PredictionRecord:
-        return cls(**data)
+        return cls(**_known_fields(cls, data))
+
+
+_warned_unknown: set[tuple[str, frozenset[str]]] = set()
+
+
+def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without keys ``cls`` does not have, so files from a newer Slant that adds a
+    field still read; each new set of unknown fields is logged once. Missing required
+    fields still raise (TypeError), as before."""
+    names = {f.name for f in fields(cls)}
+    unknown = frozenset(data) - names
+    if not unknown:
+        return dict(data)
+    if (cls.__name__, unknown) not in _warned_unknown:
+        _warned_unknown.add((cls.__name__, unknown))
+        logger.warning("ignoring unknown %s field(s): %s", cls.__name__, ", ".join(sorted(unknown)))
+    return {k: v for k, v in data.items() if k in names}
 
 
 def _instant(timestamp: str | None) -> float:

@@ -46,7 +46,15 @@ def read_sentences(path: str | Path) -> tuple[list[SentenceRecord], list[str]]:
     from annotate.labelstudio.records import read_jsonl
 
     result = read_jsonl(path, SentenceRecord.from_dict)
-    return result.records, result.errors
+    # A pool made by concatenating sentences files repeats ids; a sentence is chosen once.
+    unique: dict[str, SentenceRecord] = {}
+    for record in result.records:
+        unique.setdefault(record.sentence_id, record)
+    errors = list(result.errors)
+    if len(unique) < len(result.records):
+        errors.append(f"{path}: {len(result.records) - len(unique)} line(s) repeat a sentence id; "
+                      f"each sentence counts once (its first line)")
+    return list(unique.values()), errors
 
 
 def score_sentences(model: Any, sentences: Sequence[SentenceRecord], *, batch_size: int = 2048) -> ScoredSentences:

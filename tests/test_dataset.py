@@ -177,6 +177,19 @@ def test_read_annotations_names_file_and_line(tmp_path: Path) -> None:
         read_annotations([tmp_path / "missing.jsonl"])
 
 
+def test_fields_from_a_newer_writer_are_ignored_like_the_report_does(tmp_path: Path, caplog) -> None:
+    records = five_article_export()[:3]
+    path = tmp_path / "newer.jsonl"
+    path.write_text("".join(json.dumps({**r.to_dict(), "confidence": 0.9}) + "\n" for r in records))
+    with caplog.at_level("WARNING"):
+        assert read_annotations([path]) == records
+    assert sum("ignoring unknown AnnotationRecord field(s): confidence" in m for m in caplog.messages) <= 1
+    # a missing required field is still an error naming the line
+    path.write_text(json.dumps({k: v for k, v in records[0].to_dict().items() if k != "target"}) + "\n")
+    with pytest.raises(AnnotationFileError, match=r"newer\.jsonl:1: .*target"):
+        read_annotations([path])
+
+
 def test_cli_agreement_adjudicate_dataset(tmp_path: Path) -> None:
     from models.cli import app
 

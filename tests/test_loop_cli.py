@@ -62,3 +62,25 @@ def test_server_not_running_is_a_clear_error(files):
     assert code != 0 and "127.0.0.1:1" in output
     code, output = run("next", "--model", str(model_dir), "--pool", str(pool), "--project", "p", "--k", "2")
     assert code != 0 and "127.0.0.1:1" in output
+
+
+@pytest.mark.slow
+def test_dry_run_pool_repeats_extra_fields_and_bad_caps(files, tmp_path):
+    pool, model_dir = files
+    lines = [dict(json.loads(line), lang="en") for line in pool.read_text(encoding="utf-8").splitlines()]
+    doubled = tmp_path / "doubled.jsonl"
+    # two copies of the same sentences file, from a newer writer that adds a field
+    doubled.write_text("".join(json.dumps(line) + "\n" for line in lines * 2), encoding="utf-8")
+    code, output = run("next", "--model", str(model_dir), "--pool", str(doubled), "--project", "p", "--k", "6",
+                       "--max-per-article", "0", "--max-per-actor", "6", "--dry-run")
+    assert code == 0, output
+    assert f"of {len(lines)} pool sentences" in output and f"{len(lines)} line(s) repeat a sentence id" in output
+    chosen = [row.split()[1] for row in output.splitlines() if row.startswith(("  0.", "  1."))]
+    assert len(lines) < 6 and len(chosen) == len(set(chosen)) == len(lines)  # before: repeats filled k
+    code, output = run("next", "--model", str(model_dir), "--pool", str(pool), "--project", "p", "--max-per-actor",
+                       "-3", "--dry-run")
+    assert code == 2 and "--max-per-actor" in output
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("{oops\n", encoding="utf-8")
+    code, output = run("next", "--model", str(model_dir), "--pool", str(empty), "--project", "p", "--dry-run")
+    assert code != 0 and "no usable sentence in the pool" in output

@@ -142,6 +142,25 @@ def test_sources_group_articles_by_source_with_intervals(report):
     assert outlet2["dimensions"]["critical_of_taliban"]["model"]["status"] == "ok"
 
 
+def test_a_one_article_source_shows_exactly_its_article_interval():
+    sentences = [s for s in make_sentences() if s.article_id == A003]
+    report = build_report(sentences=sentences, predictions=make_predictions(sentences), adjudicated=make_adjudicated(),
+                          options=ReportOptions(n_resamples=300))
+    (source,) = report["sources"].values()
+    assert source["articles"] == [A003]
+    article = report["articles"][A003]["dimensions"]
+    compared = 0
+    for key, entry in source["dimensions"].items():
+        for basis in ("model", "human"):
+            if entry[basis] and entry[basis]["status"] == "ok":
+                compared += 1
+                assert (entry[basis]["ci_low"], entry[basis]["ci_high"]) == (
+                    article[key][basis]["ci_low"], article[key][basis]["ci_high"])
+        assert (entry["difference_ci_low"], entry["difference_ci_high"]) == (
+            article[key]["difference_ci_low"], article[key]["difference_ci_high"])
+    assert compared >= 2
+
+
 def test_articles_without_a_source_are_not_pooled_into_one():
     articles = {**ARTICLES, A004: ("", ARTICLES[A004][1]), A003: ("  ", ARTICLES[A003][1])}
     sentences = make_sentences(articles)

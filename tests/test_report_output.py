@@ -228,6 +228,85 @@ def test_bad_prediction_lines_are_named_and_skipped(tmp_path):
         load_predictions(only_bad, labels=load_label_set().stance)
 
 
+def test_inconsistent_prediction_lines_are_named_and_skipped(tmp_path):
+    from annotate.labels import load_label_set
+
+    sentences = make_sentences()
+    good = json.loads(json.dumps(make_predictions(sentences)[0].to_dict()))
+    top = max(good["probabilities"], key=good["probabilities"].get)
+    other = next(label for label in good["probabilities"] if label != top)
+    lines = [dict(good, model_version=None), dict(good, label=other),
+             dict(good, probabilities={**good["probabilities"], top: True}),
+             dict(good, probabilities={k: v * 1.0009 for k, v in good["probabilities"].items()})]
+    path = tmp_path / "predictions.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    records, problems = load_predictions(path, labels=load_label_set().stance)
+    assert len(records) == 1 and abs(sum(records[0].probabilities.values()) - 1) < 1e-12
+    assert problems[0].startswith(f"{path}:1:") and "model_version must be a non-empty string" in problems[0]
+    assert problems[1].startswith(f"{path}:2:") and f"label {other!r} is not the most probable class" in problems[1]
+    assert problems[2].startswith(f"{path}:3:") and "must be a number, not True" in problems[2]
+
+
+def test_a_human_label_that_is_not_a_stance_class_is_a_listed_problem(tmp_path):
+    from test_report_fixtures import make_annotations
+
+    from annotate.report.inputs import load_annotations
+
+    annotations = make_annotations()
+    lines = [a.to_dict() for a in annotations]
+    lines[1]["label"] = "positive"
+    path = tmp_path / "annotations.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    records, problems = load_annotations(path)
+    assert len(records) == len(lines) - 1
+    assert problems == [f"{path}:2: not a valid annotation record: label 'positive' is not one of "
+                        f"['critical', 'neutral', 'favorable']"]
+
+
+def test_whole_input_findings_come_first_and_fix_the_counts(tmp_path):
+    from annotate.report import make_report
+
+    sentences = make_sentences()
+    predictions = make_predictions(sentences)
+    first = sentences[0]
+    # a prediction that names another article, a second model version, and many duplicate lines
+    moved = [dict(p.to_dict(), article_id="stale-article") for p in predictions if p.sentence_id == first.sentence_id]
+    other_version = dict(predictions[-1].to_dict(), model_version="baseline-other")
+    lines = [p.to_dict() for p in predictions[:-1]] * 2 + moved + [other_version]
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    # the sentences file given twice over
+    (tmp_path / "s.jsonl").write_text("".join(json.dumps(x.to_dict()) + "\n" for x in sentences) * 2)
+    result = make_report(predictions=tmp_path / "p.jsonl", sentences=tmp_path / "s.jsonl", out_dir=tmp_path / "out",
+                         options=ReportOptions(n_resamples=50))
+    problems = result.problems
+    assert problems[0].startswith(f"{len(sentences)} sentence record(s) repeat a sentence id")
+    assert problems[1].startswith(f"{len(moved)} prediction(s) name another article")
+    assert problems[2].startswith("predictions come from 2 model versions")
+    assert all("given twice" in p for p in problems[3:]) and len(problems) > 10
+    report = result.report
+    assert "stale-article" not in report["articles"]
+    article = report["articles"][first.article_id]
+    assert article["n_sentences"] == sum(1 for x in sentences if x.article_id == first.article_id)
+    for entry in article["dimensions"].values():
+        assert (entry["model"] or {}).get("n_sentences", 0) <= article["n_sentences"]
+
+
+def test_an_empty_input_is_nothing_to_score_not_an_empty_report(tmp_path):
+    from annotate.report import make_report
+
+    sentences = make_sentences()
+    (tmp_path / "s.jsonl").write_text("".join(json.dumps(x.to_dict()) + "\n" for x in sentences))
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(ReportInputError, match="nothing to score: .*empty.jsonl hold"):
+        make_report(predictions=tmp_path / "empty.jsonl", sentences=tmp_path / "s.jsonl", out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps(p.to_dict()) + "\n" for p in make_predictions(sentences)))
+    result = make_report(predictions=tmp_path / "p.jsonl", annotations=tmp_path / "empty.jsonl",
+                         sentences=tmp_path / "s.jsonl", out_dir=tmp_path / "out", options=ReportOptions(n_resamples=50))
+    assert result.problems[0] == f"{tmp_path / 'empty.jsonl'}: holds no record; that basis is left out"
+    assert result.report["bases"] == ["model"]
+
+
 def _write_inputs(tmp_path):
     sentences = make_sentences()
     (tmp_path / "sentences.jsonl").write_text("".join(json.dumps(s.to_dict()) + "\n" for s in sentences))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -205,6 +205,16 @@ def build_report(
     for a in adjudicated:
         if getattr(a, "task_id", None) is not None:
             task_ids.setdefault(a.sentence_id, a.task_id)
+    # Whole-input findings go first: they matter more than any single line.
+    findings: list[str] = []
+    # A sentence listed twice (two sentences files concatenated) would count twice.
+    by_id: dict[str, SentenceRecord] = {}
+    for s in sentences:
+        by_id.setdefault(s.sentence_id, s)
+    if len(by_id) < len(sentences):
+        findings.append(f"{len(sentences) - len(by_id)} sentence record(s) repeat a sentence id; "
+                        f"each sentence is counted once (the first record)")
+        sentences = list(by_id.values())
     ctx = _Context(sentences, options, task_ids)
 
     # Later duplicates of a (sentence, target) prediction replace earlier ones, with a warning.
@@ -214,13 +224,24 @@ def build_report(
             problems.append(f"prediction for sentence {p.sentence_id} target {p.target} given twice; kept the last")
         unique[(p.sentence_id, p.target)] = p
     predictions = list(unique.values())
+    # The sentences file says which article a sentence belongs to; a prediction that says
+    # otherwise (made on an older ingest, or edited) is scored under the sentences file's.
+    moved = [p for p in predictions if p.sentence_id in by_id and p.article_id != by_id[p.sentence_id].article_id]
+    if moved:
+        findings.append(f"{len(moved)} prediction(s) name another article than the sentences file does; scored "
+                        f"under the sentences file's, e.g. {moved[0].sentence_id}: {moved[0].article_id!r} -> "
+                        f"{by_id[moved[0].sentence_id].article_id!r}")
+        moved_keys = {(p.sentence_id, p.target) for p in moved}
+        predictions = [replace(p, article_id=by_id[p.sentence_id].article_id)
+                       if (p.sentence_id, p.target) in moved_keys else p for p in predictions]
     model_versions = sorted({p.model_version for p in predictions})
     if len(model_versions) > 1:
-        problems.append(f"predictions come from {len(model_versions)} model versions: {', '.join(model_versions)}")
+        findings.append(f"predictions come from {len(model_versions)} model versions: {', '.join(model_versions)}")
     unknown = sorted({p.sentence_id for p in predictions if p.sentence_id not in ctx.sentences})
     if unknown:
-        problems.append(f"{len(unknown)} predicted sentence(s) are not in the sentences file "
+        findings.append(f"{len(unknown)} predicted sentence(s) are not in the sentences file "
                         f"(scored, shown without text), e.g. {unknown[0]}")
+    problems = findings + problems
 
     # Actors, most mentioned first (the heatmaps' column order).
     mention_counts: Counter[str] = Counter()
@@ -337,6 +358,9 @@ def build_report(
     sources: dict[str, Any] = {}
     for source in sorted(by_source):
         members = by_source[source]
+        # A one-article source is that article's sentence bootstrap, so it draws the same
+        # random stream and shows the same interval as the article.
+        stream = ("article", members[0]) if len(members) == 1 else ("source", source)
         dims_out = {}
         for dim in dimensions:
             scores = {}
@@ -344,9 +368,9 @@ def build_report(
                 scores[basis] = aggregate_source(
                     {a: observations[basis][dim.key][a] for a in members},
                     n_excluded=sum(excluded[basis][dim.key][a] for a in members),
-                    rng=rng_for(options.seed, "source", source, dim.key, basis), **score_options,
+                    rng=rng_for(options.seed, *stream, dim.key, basis), **score_options,
                 ) if has_basis[basis] else None
-            dims_out[dim.key] = entry(scores, dim, "source", source, members)
+            dims_out[dim.key] = entry(scores, dim, *stream, members)
         sources[source] = {"n_articles": len(members), "articles": members, "dimensions": dims_out}
 
     return {

@@ -73,6 +73,11 @@ def make_report(
     if annotations is not None:
         annotation_records, bad = load_annotations(annotations)
         problems += bad
+    empty = [str(path) for path, records in ((predictions, prediction_records), (annotations, annotation_records))
+             if path is not None and not records]
+    if empty and not prediction_records and not annotation_records:
+        raise ReportInputError(f"nothing to score: {' and '.join(empty)} hold(s) no record")
+    problems = [f"{path}: holds no record; that basis is left out" for path in empty] + problems
     manifest_data = load_manifest_file(manifest) if manifest is not None else None
     for problem in problems:
         logger.warning("%s", problem)

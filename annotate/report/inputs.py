@@ -76,11 +76,24 @@ def _with_extra_note(path: str | Path, what: str, loaded: tuple[list[T], list[st
 def _parse_prediction(labels: Sequence[str], keep: Callable[[dict], dict]) -> Callable[[dict], PredictionRecord]:
     def parse(data: dict) -> PredictionRecord:
         record = PredictionRecord.from_dict(keep(data))
+        for name in ("sentence_id", "article_id", "target", "model_version"):
+            if not isinstance(getattr(record, name), str) or not getattr(record, name):
+                raise ValueError(f"{name} must be a non-empty string, not {getattr(record, name)!r}")
         if not isinstance(record.probabilities, dict):
             raise ValueError("probabilities must be an object of label -> probability")
+        for label, value in record.probabilities.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"probability of {label!r} must be a number, not {value!r}")
         expected_stance(record.probabilities, labels=labels)  # validates keys and sum
         if record.label not in labels:
             raise ValueError(f"label {record.label!r} is not one of {list(labels)}")
+        top = max(record.probabilities.values())
+        if record.probabilities[record.label] < top:
+            best = max(record.probabilities, key=record.probabilities.get)
+            raise ValueError(f"label {record.label!r} is not the most probable class ({best!r} has {top:g})")
+        # Sums within the tolerance are rescaled, so evidence never shows a probability above 1.
+        total = sum(record.probabilities.values())
+        record.probabilities = {k: float(v) / total for k, v in record.probabilities.items()}
         return record
     return parse
 
@@ -98,12 +111,22 @@ def load_predictions(path: str | Path, *, labels: Sequence[str]) -> tuple[list[P
 def load_annotations(path: str | Path) -> tuple[list[AnnotationRecord], list[str]]:
     """AnnotationRecords of ``path``: a ``.jsonl`` written by ``slant pull``, or a Label Studio
     JSON export (``.json``, e.g. ``seeds/gold/export.json``), flattened the way ``slant pull
-    --from-file`` does."""
+    --from-file`` does. A label that is not a stance class makes its line a problem."""
     path = Path(path)
     if path.suffix.lower() != ".json":
+        from annotate.labels import load_label_set
+
+        stance = load_label_set().stance
         extra: set[str] = set()
         keep = _known_fields(AnnotationRecord, extra)
-        loaded = read_jsonl(path, lambda d: AnnotationRecord.from_dict(keep(d)), what="annotation")
+
+        def parse(data: dict) -> AnnotationRecord:
+            record = AnnotationRecord.from_dict(keep(data))
+            if record.label is not None and record.label not in stance:
+                raise ValueError(f"label {record.label!r} is not one of {list(stance)}")
+            return record
+
+        loaded = read_jsonl(path, parse, what="annotation")
         return _with_extra_note(path, "annotation", loaded, extra)
     if not path.is_file():
         raise ReportInputError(_not_a_file(path, "annotation export"))

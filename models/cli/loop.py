@@ -91,8 +91,8 @@ def next_command(
     project: str = typer.Option(..., "--project", "-p", help="Label Studio project title (created if missing)"),
     k: int = typer.Option(50, "--k", "-k", help="how many sentences to push"),
     strategy: str = typer.Option("entropy", help="entropy | margin | least_confidence | random"),
-    max_per_article: int = typer.Option(5, help="at most this many sentences per article (0: no cap)"),
-    max_per_actor: int = typer.Option(0, help="at most this many sentences per actor (0: 40% of k)"),
+    max_per_article: int = typer.Option(5, min=0, help="at most this many sentences per article (0: no cap)"),
+    max_per_actor: int = typer.Option(0, min=0, help="at most this many sentences per actor (0: 40% of k)"),
     seed: int = typer.Option(0, help="seed of the random strategy"),
     dry_run: bool = typer.Option(False, "--dry-run", help="choose and print, push nothing"),
 ) -> None:
@@ -116,6 +116,8 @@ def next_command(
         typer.echo(batch.push.summary())
         for error in batch.push.errors:
             typer.secho(f"  {error}", fg=typer.colors.RED, err=True)
+    if not batch.pool_size:
+        _fail(f"{pool}: no usable sentence in the pool")
     if not batch.chosen:
         typer.echo("nothing left to label in the pool")
     elif batch.push is not None and batch.push.errors and batch.push.created == 0:
