@@ -51,8 +51,29 @@ class SentenceRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SentenceRecord:
+        """Build from a JSON object; ``ValueError`` naming the field when a value has the
+        wrong type or a mention's offsets fall outside the text (readers report the line)."""
         data = _known_fields(cls, data)
-        data["mentions"] = [Mention(**m) for m in data.get("mentions", [])]
+        for name in ("sentence_id", "article_id", "text"):
+            if name in data and not isinstance(data[name], str):
+                raise ValueError(f"{name} must be a string, not {data[name]!r}")
+        for name in ("sentence_id", "article_id"):
+            if name in data and not data[name]:
+                raise ValueError(f"{name} must not be empty")
+        for name in ("context_before", "context_after", "title", "source"):
+            if not isinstance(data.get(name, ""), str):
+                raise ValueError(f"{name} must be a string, not {data[name]!r}")
+        for name in ("index", "start", "end"):
+            if name in data and (isinstance(data[name], bool) or not isinstance(data[name], int)):
+                raise ValueError(f"{name} must be an integer, not {data[name]!r}")
+        mentions = data.get("mentions", [])
+        if not isinstance(mentions, list) or not all(isinstance(m, dict) for m in mentions):
+            raise ValueError("mentions must be a list of objects")
+        data["mentions"] = [Mention(**m) for m in mentions]
+        for m in data["mentions"]:
+            if not (isinstance(m.actor, str) and isinstance(m.text, str) and isinstance(m.start, int)
+                    and isinstance(m.end, int) and 0 <= m.start <= m.end <= len(data.get("text", ""))):
+                raise ValueError(f"mention {asdict(m)} is not an actor id and text with offsets inside the sentence")
         return cls(**data)
 
 

@@ -16,6 +16,7 @@ training provenance and metrics), beside the model's own weights.
 from __future__ import annotations
 
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -144,8 +145,27 @@ class StanceClassifier(ABC):
 
     def _read_common(self, directory: Path) -> None:
         self.classes_ = check_labels(directory)
-        meta = read_json(directory / META_FILE, what="model metadata")
+        path = directory / META_FILE
+        meta = read_json(path, what="model metadata")
+        if not isinstance(meta, dict):
+            raise ModelLoadError(f"{path}: corrupted model metadata: a JSON object is expected, not {type(meta).__name__}")
         if meta.get("kind") != self.kind:
-            raise ModelLoadError(f"{directory / META_FILE}: a {meta.get('kind')!r} model, not {self.kind!r}")
+            raise ModelLoadError(f"{path}: a {meta.get('kind')!r} model, not {self.kind!r}")
+        version = meta.get("model_version")
+        if not isinstance(version, str) or not version.startswith(f"{self.kind}-"):
+            raise ModelLoadError(f"{path}: model_version must be a string '{self.kind}-<digest>', not {version!r}")
+        temperature = meta.get("temperature", 1.0)
+        # 0 gives NaN probabilities and a negative value turns them around
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
+                or not math.isfinite(temperature) or temperature <= 0:
+            raise ModelLoadError(f"{path}: temperature must be a finite number > 0, not {temperature!r}")
         self.metadata_ = meta
-        self.temperature_ = float(meta.get("temperature", 1.0))
+        self.temperature_ = float(temperature)
+
+    def _check_digest(self, directory: Path, digest: str) -> None:
+        """The loaded weights must be the ones ``model_version`` names: a missing tensor that
+        the loader filled with random values, or a head that does not fit, fails here."""
+        expected = self.metadata_["model_version"].removeprefix(f"{self.kind}-")
+        if digest != expected:
+            raise ModelLoadError(f"{directory}: the weights loaded ({self.kind}-{digest}) are not the saved model's "
+                                 f"({self.metadata_['model_version']}); the directory is damaged or mixed")

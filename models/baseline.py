@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from annotate.labels import load_label_set
-from models.base import ModelLoadError, StanceClassifier
+from models.base import META_FILE, ModelLoadError, StanceClassifier
 from models.inputs import StanceInput, describe_target
 
 MODEL_FILE = "model.skops"
@@ -164,6 +164,9 @@ class BaselineStanceClassifier(StanceClassifier):
         except Exception as exc:  # zip/json damage surfaces as many exception types
             raise ModelLoadError(f"{path}: corrupted model file ({type(exc).__name__}: {exc})") from exc
         params = self.metadata_.get("params", {})
+        if not isinstance(params, dict):
+            raise ModelLoadError(f"{directory / META_FILE}: params must be an object, not {params!r}")
         for key, value in params.items():
             setattr(self, key, value)
+        self._check_digest(directory, self._digest())
         return self

@@ -35,9 +35,14 @@ def evaluate_model(model: StanceClassifier, split: Any, *, validation: Any = Non
         "nll_before": negative_log_likelihood(raw, truth),
         "nll_after": negative_log_likelihood(calibrated, truth),
     }
-    if validation is not None and len(validation):
-        from models.calibration import fit_temperature
+    if validation is not None:
+        from models.calibration import MIN_CALIBRATION_PAIRS, fit_temperature
 
+        if len(validation) < MIN_CALIBRATION_PAIRS:
+            report["calibration"]["refit_skipped"] = (f"{len(validation)} validation pairs, fewer than "
+                                                      f"{MIN_CALIBRATION_PAIRS}")
+            report["model_version"] = model.model_version
+            return report
         X_val, y_val = from_dataset(validation)
         t = fit_temperature(model.logits(X_val), model.label_indices(y_val))
         refit = softmax(logits, temperature=t)
@@ -66,7 +71,11 @@ def evaluate(model_dir: str | Path, dataset: Any, *, split: str = "test", refit_
         raise ValueError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
     model = load_model(model_dir, **({"runtime": runtime} if runtime else {}))
     part = split_by_name(dataset, split)
-    validation = resolve_splits(dataset).validation if refit_temperature else None
+    validation = None
+    if refit_temperature:
+        validation = resolve_splits(dataset).validation
+        if validation is None:
+            raise ValueError("--refit-temperature needs a validation split, and the dataset has none")
     report = evaluate_model(model, part, validation=validation)
     report["split"] = split
     report["model_dir"] = str(model_dir)

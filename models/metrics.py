@@ -11,6 +11,17 @@ from collections.abc import Sequence
 import numpy as np
 
 
+def _probabilities_and_labels(probabilities: np.ndarray, y_true: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Checked ``(n, n_classes)`` probabilities and ``(n,)`` class indices inside ``0..n_classes-1``."""
+    probs = np.asarray(probabilities, dtype=float)
+    t = np.asarray(y_true, dtype=np.int64).ravel()
+    if probs.ndim != 2 or probs.shape[0] != t.size:
+        raise ValueError(f"probabilities must have shape (n, n_classes) with n={t.size}, got {probs.shape}")
+    if t.size and (t.min() < 0 or t.max() >= probs.shape[1]):
+        raise ValueError(f"class indices must lie in 0..{probs.shape[1] - 1}")
+    return probs, t
+
+
 def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], *, n_classes: int) -> np.ndarray:
     """Counts, shape ``(n_classes, n_classes)``: rows are true classes, columns predicted.
 
@@ -59,7 +70,7 @@ def accuracy(y_true: Sequence[int], y_pred: Sequence[int]) -> float:
     """Share of exact matches; 0.0 for empty input."""
     t, p = np.asarray(y_true), np.asarray(y_pred)
     if t.shape != p.shape:
-        raise ValueError(f"y_true has {t.size} items but y_pred has {p.size}")
+        raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}")
     return float((t == p).mean()) if t.size else 0.0
 
 
@@ -72,6 +83,8 @@ def per_group_macro_f1(
     critical class alone, so small targets are not dragged to 0 by absent classes.
     """
     t, p, g = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups)
+    if not t.shape == p.shape == g.shape:
+        raise ValueError(f"y_true, y_pred and groups must have one entry per pair, got {t.size}, {p.size}, {g.size}")
     out: dict[str, dict[str, float]] = {}
     for name in sorted(set(g.tolist())):
         mask = g == name
@@ -89,12 +102,12 @@ def expected_calibration_error(probabilities: np.ndarray, y_true: Sequence[int],
         probabilities: shape ``(n, n_classes)``, rows summing to 1.
         y_true: shape ``(n,)`` class indices.
     Returns the support-weighted mean ``|accuracy - confidence|`` over non-empty bins;
-    0.0 for empty input.
+    0.0 for empty input. Raises ``ValueError`` on mismatched shapes, a class index out of
+    range or ``n_bins < 1``.
     """
-    probs = np.asarray(probabilities, dtype=float)
-    t = np.asarray(y_true, dtype=np.int64)
-    if probs.ndim != 2 or probs.shape[0] != t.size:
-        raise ValueError(f"probabilities must have shape (n, n_classes) with n={t.size}, got {probs.shape}")
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be at least 1, got {n_bins}")
+    probs, t = _probabilities_and_labels(probabilities, y_true)
     if t.size == 0:
         return 0.0
     confidence = probs.max(axis=1)
@@ -110,9 +123,10 @@ def expected_calibration_error(probabilities: np.ndarray, y_true: Sequence[int],
 
 
 def negative_log_likelihood(probabilities: np.ndarray, y_true: Sequence[int], *, eps: float = 1e-12) -> float:
-    """Mean ``-log p(true class)``; probabilities are clipped at ``eps``. 0.0 for empty input."""
-    probs = np.asarray(probabilities, dtype=float)
-    t = np.asarray(y_true, dtype=np.int64)
+    """Mean ``-log p(true class)``; probabilities are clipped at ``eps``. 0.0 for empty input.
+
+    Shapes as :func:`expected_calibration_error`, and the same ``ValueError`` on a mismatch."""
+    probs, t = _probabilities_and_labels(probabilities, y_true)
     if t.size == 0:
         return 0.0
     return float(-np.log(np.clip(probs[np.arange(t.size), t], eps, 1.0)).mean())

@@ -7,6 +7,7 @@ and skipped; the rest is still predicted. The output is written atomically.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -64,15 +65,21 @@ def predict(sentences: str | Path, *, model: str | Path | StanceClassifier, out:
     from models.preannotate import read_sentences
     from models.registry import load_model
 
-    clf = model if isinstance(model, StanceClassifier) else load_model(model, **({"runtime": runtime} if runtime else {}))
-    if runtime and hasattr(clf, "with_runtime"):
-        clf.with_runtime(runtime)
+    if isinstance(model, StanceClassifier):
+        clf = model
+        if runtime and hasattr(clf, "with_runtime") and runtime != clf.runtime:
+            clf = copy.copy(clf).with_runtime(runtime)  # the caller's classifier keeps its own runtime
+    else:
+        clf = load_model(model, **({"runtime": runtime} if runtime else {}))
     summary = PredictSummary(model_version=clf.model_version)
     items: list[StanceInput] = []
     # The same tolerant reader as pre-annotation: bad lines are reported, the rest predicted.
     sentence_records, summary.errors = read_sentences(sentences)
     if summary.errors:  # each one is in summary.errors (file:line: what is wrong)
-        log.warning("%s: %d bad line(s) skipped, first: %s", sentences, len(summary.errors), summary.errors[0])
+        log.warning("%s: %d problem(s), first: %s", sentences, len(summary.errors), summary.errors[0])
+    if not sentence_records:  # fail before writing: an earlier predictions file stays as it was
+        raise ValueError(f"{sentences}: no valid sentence records ({len(summary.errors)} bad lines); "
+                         f"{out} not written")
     for record in sentence_records:
         summary.sentences += 1
         items.extend(from_sentence(record))

@@ -50,8 +50,26 @@ def load_model(directory: str | Path, **options: Any) -> StanceClassifier:
     directory = Path(directory)
     if not directory.is_dir():
         raise ModelLoadError(f"{directory}: model directory not found")
-    kind = read_json(directory / META_FILE, what="model metadata").get("kind", "")
+    meta = read_json(directory / META_FILE, what="model metadata")
+    if not isinstance(meta, dict):
+        raise ModelLoadError(f"{directory / META_FILE}: corrupted model metadata: a JSON object is expected, "
+                             f"not {type(meta).__name__}")
+    kind = meta.get("kind", "")
     if kind not in MODELS:
         raise ModelLoadError(f"{directory / META_FILE}: unknown model kind {kind!r}; valid: {', '.join(sorted(MODELS))}")
     cls = get_model_class(kind)
-    return cls.load(directory, **options) if kind == "transformer" else cls.load(directory)
+    known = TRANSFORMER_LOAD_OPTIONS if kind == "transformer" else ("runtime",)
+    if unknown := sorted(set(options) - set(known)):
+        raise TypeError(f"load_model() got unknown option(s) {unknown}; valid: {', '.join(known)}")
+    if kind != "transformer":
+        # a baseline has one inference path; still refuse a runtime no model has
+        from models.transformer import RUNTIMES
+
+        if options.get("runtime") not in (None, *RUNTIMES):
+            raise ValueError(f"unknown runtime {options['runtime']!r}; valid: {', '.join(RUNTIMES)}")
+        return cls.load(directory)
+    return cls.load(directory, **options)
+
+
+#: Keyword options of :meth:`TransformerStanceClassifier.load` that ``load_model`` passes on.
+TRANSFORMER_LOAD_OPTIONS = ("runtime", "threads", "workers")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from models.base import StanceClassifier
-from models.calibration import calibrate
+from models.calibration import MIN_CALIBRATION_PAIRS, calibrate
 from models.data import resolve_splits
 from models.inputs import from_dataset
 from models.registry import create_model
@@ -100,7 +100,7 @@ def train(
     clf.metadata_["training_data"] = description
 
     calibration = None
-    if X_val is not None and len(X_val) >= 10:
+    if X_val is not None and len(X_val) >= MIN_CALIBRATION_PAIRS:
         calibration = calibrate(clf, X_val, y_val)
         clf.metadata_["calibration"] = calibration
     metrics: dict[str, Any] = {}

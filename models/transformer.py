@@ -204,6 +204,13 @@ class TransformerStanceClassifier(StanceClassifier):
             self._runner = logits_fn(model)
         return self._runner
 
+    @property
+    def model_version(self) -> str:
+        """The weights' id, with ``+int8`` when the int8 runtime makes the predictions (its
+        scores differ from fp32's, so predictions of the two must not share a version)."""
+        version = super().model_version
+        return f"{version}+int8" if self.runtime == "int8" else version
+
     def with_runtime(self, runtime: str) -> TransformerStanceClassifier:
         """Switch the inference path (``"fp32"`` or ``"int8"``); returns ``self``."""
         if runtime not in RUNTIMES:
@@ -252,6 +259,13 @@ class TransformerStanceClassifier(StanceClassifier):
                 self.model_ = pooled_classifier.load(directory, pooling=self.pooling_)
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"{directory}: cannot load the checkpoint: {exc}") from exc
+        vocab_size = getattr(self.model_.config, "vocab_size", None)
+        if vocab_size and not vocab_size // 2 <= len(self.tokenizer_) <= vocab_size:
+            # e.g. tokenizer.json missing: transformers then builds a tokenizer of a few
+            # special tokens, and every word becomes [UNK]
+            raise ModelLoadError(f"{directory}: the tokenizer has {len(self.tokenizer_)} tokens but the model "
+                                 f"{vocab_size}; are the tokenizer files (tokenizer.json, vocab.txt) there?")
+        self._check_digest(directory, weights_digest(self.model_))
         config_labels = [self.model_.config.id2label[i] for i in range(self.model_.config.num_labels)]
         if tuple(config_labels) != self.classes_:
             raise ModelLoadError(f"{directory / 'config.json'}: id2label {config_labels} disagrees with "

@@ -36,6 +36,18 @@ def test_ingest_seeds_writes_one_record_per_sentence(runner: CliRunner, tmp_path
     assert by_article["004_a8dd27559ae93e0a"]["source"] == "Dawat Media Center"
 
 
+def test_a_folders_csv_manifest_is_not_read_as_articles(runner: CliRunner, tmp_path: Path) -> None:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a1.txt").write_text(GOOD, encoding="utf-8")
+    (folder / "manifest.csv").write_text("id,title,source\na1,Talks,Dawn\n", encoding="utf-8")
+    out = tmp_path / "sentences.jsonl"
+    result = run(runner, str(folder), "--out", str(out), "--strict")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["article_id"] for r in rows} == {"a1"} and rows[0]["source"] == "Dawn"
+
+
 def test_one_bad_file_among_good_ones(runner: CliRunner, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()

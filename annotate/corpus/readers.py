@@ -238,7 +238,9 @@ def expand_paths(paths: list[str | Path]) -> tuple[list[Path], list[CorpusIssue]
     issues: list[CorpusIssue] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
+            # the folder's manifest.csv describes the articles; it is not one of them
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES
+                           and f.name not in MANIFEST_NAMES)
             skipped = sorted(
                 f.name for f in p.iterdir()
                 if f.is_file() and f.suffix.lower() not in SUPPORTED_SUFFIXES

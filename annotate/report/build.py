@@ -254,6 +254,10 @@ def build_report(
     if dimensions is None or isinstance(dimensions, (str, Path)):
         dimensions = load_dimensions(dimensions, actors=actors, actor_name=actor_name)
     dimensions = list(dimensions)
+    unmatched = [d for d in dimensions if d.target != ENGAGEMENT_TARGET and d.target not in actors]
+    if unmatched and actors:  # with no actor at all in the inputs, every actor dimension is empty anyway
+        problems[:0] = [f"dimension {d.key!r} targets {d.target!r}, which no sentence, prediction or label "
+                        f"mentions (a typo?); actors in the inputs: {', '.join(actors)}" for d in unmatched]
 
     off_target = {(a.sentence_id, a.target) for a in adjudicated if a.off_target}
     exclude = off_target if options.exclude_off_target_from_model else set()

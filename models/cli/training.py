@@ -130,6 +130,11 @@ def evaluate_command(
     cal = report["calibration"]
     console.print(f"macro-F1 {report['macro_f1']:.3f}  accuracy {report['accuracy']:.3f}  "
                   f"ECE {cal['ece_before']:.3f} -> {cal['ece_after']:.3f} (T={cal['temperature']:.2f})")
+    if "refit_temperature" in cal:
+        console.print(f"refit on validation: T={cal['refit_temperature']:.2f}, ECE {cal['ece_refit']:.3f}, "
+                      f"NLL {cal['nll_after']:.3f} -> {cal['nll_refit']:.3f}")
+    elif "refit_skipped" in cal:
+        console.print(f"no refit: {cal['refit_skipped']}")
     labels = report["confusion_matrix"]["labels"]
     console.print("confusion (rows true, columns predicted): " + ", ".join(labels))
     for label, row in zip(labels, report["confusion_matrix"]["matrix"]):
@@ -161,10 +166,8 @@ def predict_command(
         _fail(str(exc))
     for message in summary.errors:
         typer.echo(f"warning: {message}", err=True)
-    if summary.sentences == 0:
-        _fail(f"{sentences}: no valid sentence records ({len(summary.errors)} bad lines)", code=1)
     typer.echo(f"wrote {out}: {summary.pairs} predictions for {summary.sentences} sentences "
-               f"({len(summary.errors)} bad lines skipped), model {summary.model_version}")
+               f"({len(summary.errors)} input problem(s), lines skipped), model {summary.model_version}")
 
 
 @app.command("crossval")
