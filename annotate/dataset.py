@@ -403,6 +403,13 @@ def save_dataset(
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "dataset_dict.json").is_file())):
         # Never wipe a folder that is not a dataset saved here before.
         raise FileExistsError(f"{out}: exists and is not a Slant dataset folder; choose an empty or new --out")
+    if out.is_dir() and (out / "dataset_dict.json").is_file():
+        # The whole folder is swapped, so anything else in it (a model trained into it, the
+        # annotations being read) would go with it.
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in _dataset_entries(out))
+        if foreign:
+            raise FileExistsError(f"{out}: holds files that are not part of the dataset ({', '.join(foreign)}); "
+                                  f"move them or choose another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
@@ -438,6 +445,15 @@ def save_dataset(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _dataset_entries(folder: Path) -> set[str]:
+    """Names :func:`save_dataset` writes in ``folder``: its files and one folder per split."""
+    try:
+        splits = json.loads((folder / "dataset_dict.json").read_text(encoding="utf-8")).get("splits", [])
+    except (OSError, ValueError, AttributeError):
+        splits = []
+    return {"dataset_dict.json", "README.md", "counts.json", "folds.json", "parquet", *map(str, splits)}
 
 
 def agreement_summary(adjudicated: Sequence[AdjudicatedLabel]) -> dict[str, Any]:

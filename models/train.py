@@ -8,6 +8,7 @@ baseline (which has no notion of continued training) is fit on both datasets tog
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import time
@@ -42,6 +43,28 @@ def _model_params(model: str, args: TrainingArguments | None, base_model: str | 
     return {}
 
 
+def check_model_out(out: str | Path, *, kind: str) -> None:
+    """``out`` must be new, an empty folder, or a saved Slant model of the same ``kind``
+    (retrained in place); anything else raises ``FileExistsError``: saving into another
+    model's folder would leave a mix of both (its weights, our metadata)."""
+    from models.base import META_FILE
+
+    path = Path(out)
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise FileExistsError(f"{path}: exists and is a file, not a model folder; choose another --out")
+    if not any(path.iterdir()):
+        return
+    try:
+        saved = json.loads((path / META_FILE).read_text(encoding="utf-8")).get("kind")
+    except (OSError, ValueError, AttributeError):
+        saved = None
+    if saved != kind:
+        what = f"a saved {saved} model" if saved else "not an empty folder or a saved Slant model"
+        raise FileExistsError(f"{path}: is {what}; a {kind} model would be mixed into it; choose another --out")
+
+
 def train(
     dataset: Any,
     *,
@@ -64,6 +87,8 @@ def train(
     """
     from models.evaluate import evaluate_model
 
+    if out is not None:
+        check_model_out(out, kind=model)  # before hours of training, not after
     started = time.perf_counter()
     splits = resolve_splits(dataset)
     X, y = from_dataset(splits.train)

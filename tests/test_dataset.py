@@ -152,6 +152,12 @@ def test_a_failed_swap_puts_the_previous_dataset_back(tmp_path: Path, monkeypatc
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     assert "first" in (out / "README.md").read_text()
     assert [p.name for p in tmp_path.iterdir()] == ["ds"]  # no backup or temporary folder left behind
+    # A file of the user's inside the dataset folder (a model trained into it, the input being
+    # rebuilt from) would go with the swap: refused, and nothing is touched.
+    (out / "annotations.jsonl").write_text("mine")
+    with pytest.raises(FileExistsError, match=r"not part of the dataset \(annotations\.jsonl\)"):
+        save_dataset(dd, out)
+    assert (out / "annotations.jsonl").read_text() == "mine"
 
 
 def test_one_article_gives_empty_splits_that_still_save_and_load(tmp_path: Path) -> None:

@@ -179,6 +179,23 @@ def test_bad_requests_get_clear_errors_and_bad_tasks_do_not_sink_the_batch(backe
     unknown = httpx.post(f"{backend.url}/webhook", json={"action": "PROJECT_UPDATED", "project": {"id": 1}})
     assert unknown.status_code == 200 and unknown.json()["status"] == "Unknown event"
     assert httpx.post(f"{backend.url}/train", json={"annotations": [], "project": "1.1"}).status_code == 400
+    # Not a list: refused, and no job is left "queued" that nothing will run.
+    for payload in (5, True):
+        response = httpx.post(f"{backend.url}/train", json={"annotations": payload, "project": "7"})
+        assert response.status_code == 400 and "must be a list" in response.json()["error"]
+    assert not backend.service.is_training()
+    # Actor ids that are not strings, spans outside the text, a repeated actor: that task gets an
+    # empty prediction, the others are still predicted.
+    text = good["data"]["text"]
+    broken = [{"id": 10, "data": {**good["data"], "actors": [{"actor": 5, "spans": [[0, 1]]}]}},
+              {"id": 11, "data": {**good["data"], "actors": [{"actor": "pakistan", "spans": [[len(text) + 5, len(text) + 9]]}]}},
+              {"id": 12, "data": {**good["data"], "actors": [{"actor": "pakistan", "spans": [[4, 2]]}]}},
+              {"id": 13, "data": {**good["data"], "actors": [good["data"]["actors"][0]] * 2}}]
+    response = httpx.post(f"{backend.url}/predict", json={"tasks": [*broken, good]})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["result"] for r in results[:4]] == [[], [], [], []]
+    assert len(results[4]["result"]) == len(good["data"]["actors"]) + 1
 
 
 def test_annotation_webhooks_are_counted_without_training_when_retraining_is_manual(backend):

@@ -109,6 +109,31 @@ def test_predict_input_trouble_keeps_earlier_output_and_skips_bad_lines(tmp_path
         load_model(model_dir, runtime="int9")
 
 
+def test_output_paths_are_checked_before_any_training(tmp_path, dataset_dir):
+    from models.training_args import TrainingArguments
+
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    other = tmp_path / "transformer-model"
+    other.mkdir()
+    (other / "slant_model.json").write_text('{"kind": "transformer", "model_version": "transformer-abc"}')
+    (other / "model.safetensors").write_text("weights")
+    for out, message in ((a_file, "is a file"), (other, "is a saved transformer model")):
+        result = runner.invoke(app, ["train", str(dataset_dir), "--model", "baseline", "--out", str(out)])
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert (other / "model.safetensors").read_text() == "weights"
+    result = runner.invoke(app, ["crossval", str(dataset_dir), "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "is a directory" in result.output
+    # retraining into the same kind's folder is allowed
+    model_dir = tmp_path / "baseline"
+    assert runner.invoke(app, ["train", str(dataset_dir), "--model", "baseline", "--out", str(model_dir)]).exit_code == 0
+    result = runner.invoke(app, ["train", str(dataset_dir), "--model", "baseline", "--out", str(model_dir), "--epochs", "9"])
+    assert result.exit_code == 0 and "the baseline ignores --epochs" in result.output
+    for bad in ({"learning_rate": float("inf")}, {"weight_decay": float("nan")}, {"max_steps": 2.5}):
+        with pytest.raises(ValueError, match="must be"):
+            TrainingArguments(**bad)
+
+
 def test_predict_with_a_runtime_leaves_the_callers_classifier_alone(tmp_path, sentences):
     from models.predict import predict
     from models.transformer import TransformerStanceClassifier

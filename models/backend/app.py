@@ -85,6 +85,9 @@ def create_app(service: BackendService) -> Starlette:
         annotations = data.get("annotations")
         if not annotations:
             return JSONResponse("No annotations found.", status_code=400)
+        if not isinstance(annotations, list):
+            return JSONResponse({"error": f"'annotations' must be a list of annotated tasks, "
+                                          f"not {type(annotations).__name__}"}, status_code=400)
         job = service.start_training(project_id_of(data.get("project")), reason="/train", tasks=annotations)
         return JSONResponse({"job": job.job_id}, status_code=201)
 

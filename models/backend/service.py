@@ -204,6 +204,9 @@ class BackendService:
         fetch. If a training is already running, this one is queued and runs right after it
         (with the annotations as they are then); further requests merge into the queued one.
         """
+        # Materialise the payload first: a payload that is not a list must fail this call,
+        # not leave a job "queued" that no thread will ever run.
+        task_list = list(tasks) if tasks is not None else None
         with self._lock:
             if tasks is None:
                 for queued in self.jobs.values():
@@ -212,7 +215,6 @@ class BackendService:
             job = TrainingJob(job_id=uuid.uuid4().hex[:12], project=project, reason=reason, fetches=tasks is None)
             self.jobs[job.job_id] = job
             self._events_since_training[project] = 0
-        task_list = list(tasks) if tasks is not None else None
         thread = threading.Thread(target=self._run_job, args=(job, task_list), name=f"retrain-{job.job_id}", daemon=True)
         thread.start()
         return job

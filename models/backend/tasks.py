@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from annotate.labels import LabelSet, load_label_set
+from annotate.labels import ENGAGEMENT_TARGET, LabelSet, load_label_set
 from annotate.labelstudio.tasks import TaskFormatError, parse_result, prediction_payload, target_mentions, task_targets
 from annotate.schema import PredictionRecord
 from models.inputs import StanceInput
@@ -47,8 +47,20 @@ def _data(task: Any) -> Mapping[str, Any]:
     if not isinstance(data.get("text"), str):
         raise TaskDataError(f"{_task_name(task)}: data has no 'text' string")
     actors = data.get("actors", [])
-    if not isinstance(actors, list) or not all(isinstance(a, Mapping) and a.get("actor") for a in actors):
+    if not isinstance(actors, list) or not all(isinstance(a, Mapping) and isinstance(a.get("actor"), str)
+                                               and a["actor"] for a in actors):
         raise TaskDataError(f"{_task_name(task)}: data 'actors' must be a list of {{'actor': id, 'spans': ...}}")
+    ids = [a["actor"] for a in actors]
+    if len(set(ids)) < len(ids) or ENGAGEMENT_TARGET in ids:  # one control per actor, and engagement is not one
+        raise TaskDataError(f"{_task_name(task)}: data 'actors' repeats an actor or names {ENGAGEMENT_TARGET!r}")
+    for entry in actors:
+        spans = entry.get("spans", [])
+        if not isinstance(spans, list) or not all(
+                isinstance(span, list) and len(span) == 2 and all(isinstance(x, int) and not isinstance(x, bool)
+                                                                  for x in span)
+                and 0 <= span[0] < span[1] <= len(data["text"]) for span in spans):
+            raise TaskDataError(f"{_task_name(task)}: spans of actor {entry['actor']!r} must be [start, end] pairs "
+                                f"inside the text ({len(data['text'])} characters)")
     return data
 
 

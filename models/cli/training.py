@@ -29,7 +29,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from models.registry import UnknownModelError
 
     errors: list[type[BaseException]] = [ModelLoadError, DatasetLoadError, UnknownModelError, LabelConfigError,
-                                         FileNotFoundError, RecordFileError]
+                                         FileNotFoundError, FileExistsError, IsADirectoryError, RecordFileError]
     try:
         from annotate.newsmtsc import NewsMTSCError
 
@@ -39,8 +39,15 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def _training_args(**overrides):
+def _training_args(model: str = "transformer", **overrides):
     from models.training_args import TrainingArguments
+
+    given = sorted(k for k, v in overrides.items() if v is not None and k != "show_progress")
+    if model == "baseline" and given:
+        # The baseline is TF-IDF + logistic regression with balanced class weights; these
+        # options fine-tune the transformer only.
+        typer.secho(f"warning: the baseline ignores {', '.join('--' + k.replace('_', '-') for k in given)} "
+                    "(transformer options)", fg=typer.colors.YELLOW, err=True)
 
     try:  # the constructor validates the values
         return TrainingArguments(**{key: value for key, value in overrides.items() if value is not None})
@@ -82,7 +89,7 @@ def train_command(
     """Train a stance classifier, calibrate it on validation, score it on test, save it."""
     from models.train import train
 
-    args = _training_args(epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, max_length=max_length,
+    args = _training_args(model, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, max_length=max_length,
                           patience=patience, seed=seed, threads=threads, max_steps=max_steps,
                           class_weight=class_weight, pooling=pooling, layer_lr_decay=layer_lr_decay,
                           ema_decay=ema_decay, show_progress=False if quiet else None)
@@ -187,7 +194,9 @@ def crossval_command(
     """Leave-one-article-out cross-validation: mean and per-fold macro-F1."""
     from models.crossval import crossval
 
-    args = _training_args(epochs=epochs, threads=threads, learning_rate=learning_rate, seed=seed,
+    if out is not None and out.is_dir():  # found out before the folds run, not after
+        _fail(f"{out}: is a directory; --out takes a JSON file path")
+    args = _training_args(model, epochs=epochs, threads=threads, learning_rate=learning_rate, seed=seed,
                           class_weight=class_weight, pooling=pooling, show_progress=False if quiet else None)
     try:
         result = crossval(dataset, model=model, args=args, base_model=str(base_model) if base_model else None)
