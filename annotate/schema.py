@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
@@ -134,6 +135,16 @@ class PredictionRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PredictionRecord:
         return cls(**_known_fields(cls, data))
+
+
+def unique_sentences(records: Iterable[SentenceRecord]) -> tuple[list[SentenceRecord], int]:
+    """``(records with each sentence id once, how many repeats were dropped)``; the first
+    record of an id is kept (two sentences files concatenated repeat every id)."""
+    records = list(records)
+    first: dict[str, SentenceRecord] = {}
+    for record in records:
+        first.setdefault(record.sentence_id, record)
+    return list(first.values()), len(records) - len(first)
 
 
 _warned_unknown: set[tuple[str, frozenset[str]]] = set()

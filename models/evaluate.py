@@ -41,13 +41,12 @@ def evaluate_model(model: StanceClassifier, split: Any, *, validation: Any = Non
         if len(validation) < MIN_CALIBRATION_PAIRS:
             report["calibration"]["refit_skipped"] = (f"{len(validation)} validation pairs, fewer than "
                                                       f"{MIN_CALIBRATION_PAIRS}")
-            report["model_version"] = model.model_version
-            return report
-        X_val, y_val = from_dataset(validation)
-        t = fit_temperature(model.logits(X_val), model.label_indices(y_val))
-        refit = softmax(logits, temperature=t)
-        report["calibration"].update(refit_temperature=t, ece_refit=expected_calibration_error(refit, truth),
-                                     nll_refit=negative_log_likelihood(refit, truth))
+        else:
+            X_val, y_val = from_dataset(validation)
+            t = fit_temperature(model.logits(X_val), model.label_indices(y_val))
+            refit = softmax(logits, temperature=t)
+            report["calibration"].update(refit_temperature=t, ece_refit=expected_calibration_error(refit, truth),
+                                         nll_refit=negative_log_likelihood(refit, truth))
     report["model_version"] = model.model_version
     return report
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from annotate.schema import PredictionRecord, SentenceRecord
+from annotate.schema import PredictionRecord, SentenceRecord, unique_sentences
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +47,11 @@ def read_sentences(path: str | Path) -> tuple[list[SentenceRecord], list[str]]:
 
     result = read_jsonl(path, SentenceRecord.from_dict)
     # A pool made by concatenating sentences files repeats ids; a sentence is chosen once.
-    unique: dict[str, SentenceRecord] = {}
-    for record in result.records:
-        unique.setdefault(record.sentence_id, record)
+    records, repeated = unique_sentences(result.records)
     errors = list(result.errors)
-    if len(unique) < len(result.records):
-        errors.append(f"{path}: {len(result.records) - len(unique)} line(s) repeat a sentence id; "
-                      f"each sentence counts once (its first line)")
-    return list(unique.values()), errors
+    if repeated:
+        errors.append(f"{path}: {repeated} line(s) repeat a sentence id; each sentence counts once (its first line)")
+    return records, errors
 
 
 def score_sentences(model: Any, sentences: Sequence[SentenceRecord], *, batch_size: int = 2048) -> ScoredSentences:

@@ -31,7 +31,7 @@ from annotate.report.scoring import (
     score_observations,
     score_to_dict,
 )
-from annotate.schema import AnnotationRecord, PredictionRecord, SentenceRecord
+from annotate.schema import AnnotationRecord, PredictionRecord, SentenceRecord, unique_sentences
 
 logger = logging.getLogger(__name__)
 
@@ -208,14 +208,12 @@ def build_report(
     # Whole-input findings go first: they matter more than any single line.
     findings: list[str] = []
     # A sentence listed twice (two sentences files concatenated) would count twice.
-    by_id: dict[str, SentenceRecord] = {}
-    for s in sentences:
-        by_id.setdefault(s.sentence_id, s)
-    if len(by_id) < len(sentences):
-        findings.append(f"{len(sentences) - len(by_id)} sentence record(s) repeat a sentence id; "
+    sentences, repeated = unique_sentences(sentences)
+    if repeated:
+        findings.append(f"{repeated} sentence record(s) repeat a sentence id; "
                         f"each sentence is counted once (the first record)")
-        sentences = list(by_id.values())
     ctx = _Context(sentences, options, task_ids)
+    by_id = ctx.sentences
 
     # Later duplicates of a (sentence, target) prediction replace earlier ones, with a warning.
     unique: dict[tuple[str, str], PredictionRecord] = {}
@@ -241,7 +239,6 @@ def build_report(
     if unknown:
         findings.append(f"{len(unknown)} predicted sentence(s) are not in the sentences file "
                         f"(scored, shown without text), e.g. {unknown[0]}")
-    problems = findings + problems
 
     # Actors, most mentioned first (the heatmaps' column order).
     mention_counts: Counter[str] = Counter()
@@ -256,8 +253,9 @@ def build_report(
     dimensions = list(dimensions)
     unmatched = [d for d in dimensions if d.target != ENGAGEMENT_TARGET and d.target not in actors]
     if unmatched and actors:  # with no actor at all in the inputs, every actor dimension is empty anyway
-        problems[:0] = [f"dimension {d.key!r} targets {d.target!r}, which no sentence, prediction or label "
-                        f"mentions (a typo?); actors in the inputs: {', '.join(actors)}" for d in unmatched]
+        findings += [f"dimension {d.key!r} targets {d.target!r}, which no sentence, prediction or label "
+                     f"mentions (a typo?); actors in the inputs: {', '.join(actors)}" for d in unmatched]
+    problems = findings + problems
 
     off_target = {(a.sentence_id, a.target) for a in adjudicated if a.off_target}
     exclude = off_target if options.exclude_off_target_from_model else set()
