@@ -88,6 +88,17 @@ def annotation_provenance(files: Mapping[str | Path, Sequence[AnnotationRecord]]
     return {"annotation_files": entries, "n_annotators": len(everyone)}
 
 
+def adjudicated_provenance(files: Mapping[str | Path, Sequence[AdjudicatedLabel]]) -> list[dict[str, Any]]:
+    """Where reviewed labels came from: per adjudicated-labels file its sha256, item count
+    and how the items were resolved (``resolved_by`` counts)."""
+    return [{
+        "file": str(path),
+        "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).is_file() else None,
+        "n_items": len(items),
+        "resolved_by": dict(Counter(item.resolved_by for item in items)),
+    } for path, items in files.items()]
+
+
 # ----------------------------------------------------------------------------- rows
 
 
@@ -371,6 +382,13 @@ def dataset_card(dd: datasets.DatasetDict, *, provenance: Mapping[str, Any] | No
                                      [(f["file"], (f["sha256"] or "")[:12], f["n_records"], f["n_annotators"],
                                        ", ".join(f"{k}: {v}" for k, v in f["status"].items()), f["ground_truth_records"])
                                       for f in files]))
+        parts.append("")
+    reviewed = provenance.pop("adjudicated_files", [])
+    if reviewed:
+        parts.append(_markdown_table(["adjudicated file", "sha256", "items", "resolved by"],
+                                     [(f["file"], (f["sha256"] or "")[:12], f["n_items"],
+                                       ", ".join(f"{k}: {v}" for k, v in f["resolved_by"].items()))
+                                      for f in reviewed]))
         parts.append("")
     for key, value in provenance.items():
         parts.append(f"- {key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value}")

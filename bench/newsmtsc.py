@@ -53,7 +53,7 @@ def peak_rss_mib() -> float:
 #: Command-line options (argparse dest) that set a TrainingArguments field of the same meaning.
 TRAINING_OPTIONS = {"epochs": "epochs", "lr": "learning_rate", "batch_size": "batch_size", "threads": "threads",
                     "max_steps": "max_steps", "pooling": "pooling", "seed": "seed", "ema_decay": "ema_decay",
-                    "layer_lr_decay": "layer_lr_decay"}
+                    "layer_lr_decay": "layer_lr_decay", "rdrop_alpha": "rdrop_alpha"}
 
 
 def run_one(model_name: str, data: Path, *, limit: int, training: dict, base_model: str | None, save: str | None,
@@ -153,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="training seed (default: TrainingArguments.seed)")
     parser.add_argument("--ema-decay", type=float, help="TrainingArguments.ema_decay (weight moving average)")
     parser.add_argument("--layer-lr-decay", type=float, help="TrainingArguments.layer_lr_decay")
+    parser.add_argument("--rdrop-alpha", type=float, help="TrainingArguments.rdrop_alpha (R-Drop)")
     parser.add_argument("--further-mentions", action="store_true",
                         help="also mark NewsMTSC's automatic coreferences of each target, in every split")
     parser.add_argument("--max-steps", type=int, default=0, help="stop after N optimiser steps (smoke runs)")

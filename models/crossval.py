@@ -54,7 +54,12 @@ class CrossValResult:
 
 def crossval(dataset: Any, *, model: str = "baseline", args: TrainingArguments | None = None,
              base_model: str | None = None, min_articles: int = 2) -> CrossValResult:
-    """Leave-one-article-out CV of ``model`` on every row of ``dataset``."""
+    """Leave-one-article-out CV of ``model`` on every row of ``dataset``.
+
+    Raises:
+        ValueError: fewer than ``min_articles`` articles, or a fold whose training pairs
+            (the other articles) have one class only, named before any fold is trained.
+    """
     import datasets
 
     from models.data import load_dataset_any
@@ -67,6 +72,12 @@ def crossval(dataset: Any, *, model: str = "baseline", args: TrainingArguments |
     articles = sorted({x.article_id for x in X})
     if len(articles) < min_articles:
         raise ValueError(f"leave-one-article-out needs at least {min_articles} articles, the dataset has {len(articles)}")
+    for article in articles:  # before any training: a fold that cannot be trained stops the run at once
+        classes = {label for x, label in zip(X, y) if x.article_id != article}
+        if len(classes) < 2:
+            raise ValueError(f"fold {article}: the other articles' {sum(x.article_id != article for x in X)} "
+                             f"pairs all have the label {next(iter(classes))!r}; a classifier needs two classes "
+                             "to train on")
     params = {"args": args or TrainingArguments(), "base_model": base_model} if model == "transformer" else {}
     result = CrossValResult(model=model)
     all_truth, all_pred, all_majority = [], [], []

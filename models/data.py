@@ -55,19 +55,33 @@ def load_dataset_any(source: Any) -> dict[str, Any]:
     raise DatasetLoadError(f"{path}: not a saved dataset (no dataset_dict.json) and not NewsMTSC (no train.jsonl)")
 
 
+def describe_source(source: Any) -> str:
+    """A one-line name for ``source``: its path, or the kind and splits of an in-memory
+    dataset (whose repr spans many lines and says nothing about where it came from)."""
+    if isinstance(source, (str, Path)):
+        return str(source)
+    kind = type(source).__name__
+    if isinstance(source, dict) or kind == "DatasetDict":
+        return f"an in-memory {kind} (splits: {', '.join(map(str, source)) or 'none'})"
+    if kind == "Dataset":
+        return f"an in-memory Dataset ({len(source)} rows)"
+    return f"an in-memory {kind}"
+
+
 def resolve_splits(source: Any) -> Splits:
     """Train, validation and test splits (see the module docstring for the names used)."""
     import datasets
 
     parts = load_dataset_any(source)
     if "train" not in parts:
-        raise DatasetLoadError(f"{source}: no 'train' split (found: {', '.join(sorted(parts)) or 'none'})")
+        raise DatasetLoadError(f"{describe_source(source)}: no 'train' split "
+                               f"(found: {', '.join(sorted(parts)) or 'none'})")
     validation = next((parts[n] for n in VALIDATION_NAMES if n in parts), None)
     devs = [parts[n] for n in ("dev_rw", "dev_mt") if n in parts]
     if validation is None and devs:
         validation = datasets.concatenate_datasets(devs) if len(devs) > 1 else devs[0]
     test = parts.get("test", parts.get("test_rw"))
-    return Splits(train=parts["train"], validation=validation, test=test, origin=str(source), all=parts)
+    return Splits(train=parts["train"], validation=validation, test=test, origin=describe_source(source), all=parts)
 
 
 def split_by_name(source: Any, name: str):
@@ -78,5 +92,5 @@ def split_by_name(source: Any, name: str):
     splits = resolve_splits(source)
     alias = {"validation": splits.validation, "test": splits.test, "train": splits.train}.get(name)
     if alias is None:
-        raise DatasetLoadError(f"{source}: no split {name!r}; available: {', '.join(sorted(parts))}")
+        raise DatasetLoadError(f"{describe_source(source)}: no split {name!r}; available: {', '.join(sorted(parts))}")
     return alias

@@ -48,6 +48,10 @@ class TrainingArguments:
         ema_decay: keep an exponential moving average of the weights with this decay per
             step and validate, select and save the average instead of the raw weights
             (0.0, default, turns it off; 0.99-0.999 are usual values).
+        rdrop_alpha: R-Drop (Liang et al., 2021): each batch is run twice with different
+            dropout and the loss adds ``rdrop_alpha`` times the symmetric KL divergence
+            between the two predictions (0.0, default, turns it off; 0.5-5 are usual). A
+            step then costs about twice the compute.
         max_grad_norm: gradient clipping.
         max_steps: stop after this many steps (0 = no limit; for tests and smoke runs).
 
@@ -74,6 +78,7 @@ class TrainingArguments:
     pooling: str = "mean+target"
     layer_lr_decay: float = 1.0
     ema_decay: float = 0.0
+    rdrop_alpha: float = 0.0
     max_grad_norm: float = 1.0
     max_steps: int = 0
     show_progress: bool = True
@@ -90,7 +95,7 @@ class TrainingArguments:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{name} must be an integer, got {value!r}")
         floats = ("learning_rate", "warmup_ratio", "weight_decay", "label_smoothing", "layer_lr_decay", "ema_decay",
-                  "max_grad_norm")
+                  "rdrop_alpha", "max_grad_norm")
         for name in floats:  # NaN slips past every comparison below, and inf trains to inf
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -102,7 +107,7 @@ class TrainingArguments:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         if not self.max_grad_norm > 0:  # a norm of 0 would zero every gradient
             raise ValueError(f"max_grad_norm must be > 0, got {self.max_grad_norm!r}")
-        for name in ("weight_decay", "max_steps"):
+        for name in ("weight_decay", "max_steps", "rdrop_alpha"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.class_weight not in ("none", "balanced"):

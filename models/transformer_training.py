@@ -215,8 +215,12 @@ def train_loop(model, train: Encoded, y: np.ndarray, val: tuple[Encoded, np.ndar
         batches = bucketed_batches(train.lengths(), batch_size=args.batch_size, bucket_size=args.bucket_size, rng=rng)
         running = 0.0
         for i, index in enumerate(batches, start=1):
-            out = model(**model_inputs(*train.batch(index, pad_id=pad_id)))
-            loss = loss_fn(out.logits, labels[index])
+            if args.rdrop_alpha:
+                loss = rdrop_loss(model, train.batch(index, pad_id=pad_id), labels[index], loss_fn=loss_fn,
+                                  alpha=args.rdrop_alpha)
+            else:
+                out = model(**model_inputs(*train.batch(index, pad_id=pad_id)))
+                loss = loss_fn(out.logits, labels[index])
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
             optimizer.step()
@@ -263,6 +267,23 @@ def train_loop(model, train: Encoded, y: np.ndarray, val: tuple[Encoded, np.ndar
     elif average is not None:
         average.copy_to_model()
     return history
+
+
+def rdrop_loss(model, tensors, labels, *, loss_fn, alpha: float):
+    """R-Drop loss of one batch: the batch goes through ``model`` twice in one forward
+    pass (stacked, so dropout differs between the copies); the mean of the two
+    ``loss_fn`` values plus ``alpha`` times the symmetric KL divergence of the two
+    predicted distributions, averaged over the batch."""
+    import torch
+    import torch.nn.functional as F
+
+    doubled = [None if t is None else torch.cat([t, t]) for t in tensors]
+    logits = model(**model_inputs(*doubled)).logits
+    first, second = logits.chunk(2)
+    log_p, log_q = F.log_softmax(first, dim=-1), F.log_softmax(second, dim=-1)
+    kl = (F.kl_div(log_p, log_q, log_target=True, reduction="batchmean")
+          + F.kl_div(log_q, log_p, log_target=True, reduction="batchmean")) / 2
+    return (loss_fn(first, labels) + loss_fn(second, labels)) / 2 + alpha * kl
 
 
 def parameter_groups(model, *, weight_decay: float, learning_rate: float, layer_lr_decay: float = 1.0) -> list[dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import Counter
@@ -228,6 +229,11 @@ def test_cli_agreement_adjudicate_dataset(tmp_path: Path) -> None:
     assert result.exit_code == 0 and "more than one input" in result.output, result.output
     both = datasets.load_from_disk(str(tmp_path / "both"))
     assert sum(len(ds) for ds in both.values()) == 31
+    # Both kinds of input are on the card, each file with its digest.
+    card = (tmp_path / "both" / "README.md").read_text()
+    digest = hashlib.sha256(adjudicated.read_bytes()).hexdigest()[:12]
+    assert "| annotation file |" in card and "| adjudicated file |" in card
+    assert f"| {adjudicated} | {digest} | 45 |" in card and "reviewer: 1" in card  # 45 items, 31 resolved
     rows = [r for ds in both.values() for r in ds]
     reviewed = next(r for r in rows if (r["sentence_id"], r["target"]) == ("fixture-article-0/s1", "pakistan"))
     assert both["train"].features["label"].int2str(reviewed["label"]) == FAVORABLE

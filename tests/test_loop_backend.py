@@ -138,6 +138,30 @@ def test_health_setup_and_versions(backend):
     assert httpx.get(f"{backend.url}/").status_code == 200
 
 
+FOREIGN_CONFIG = """<View><Text name="text" value="$text"/>
+<Choices name="sentiment" toName="text"><Choice value="Positive"/><Choice value="Negative"/></Choices></View>"""
+
+
+def test_setup_refuses_a_project_config_the_model_cannot_fill(backend):
+    answer = httpx.post(f"{backend.url}/setup", json={"project": "7.1712345678", "schema": FOREIGN_CONFIG})
+    assert answer.status_code == 400
+    assert "project 7 label config" in answer.json()["error"] and "stance" in answer.json()["error"]
+    # Stance choices in another order than the model's classes would swap the labels.
+    swapped = load_label_set().xml.replace('alias="critical"/>', 'alias="tmp"/>', 1)
+    swapped = swapped.replace('alias="favorable"/>', 'alias="critical"/>', 1).replace('alias="tmp"/>', 'alias="favorable"/>', 1)
+    answer = httpx.post(f"{backend.url}/setup", json={"project": 8, "schema": swapped})
+    assert answer.status_code == 400
+    assert "['favorable', 'neutral', 'critical']" in answer.json()["error"]
+    # No schema (older servers) is not checked.
+    assert httpx.post(f"{backend.url}/setup", json={"project": 9}).status_code == 200
+
+
+def test_predict_refuses_a_foreign_label_config_and_names_the_project(backend):
+    tasks = tasks_for(seed_sentences()[:2])
+    answer = httpx.post(f"{backend.url}/predict", json={"tasks": tasks, "project": "4.17", "label_config": FOREIGN_CONFIG})
+    assert answer.status_code == 400 and "project 4 label config" in answer.json()["error"]
+
+
 def test_predict_gives_one_prediction_per_task_with_a_choice_per_target(backend, model_and_dir):
     model, _ = model_and_dir
     labels = load_label_set()
@@ -297,6 +321,41 @@ def test_an_annotation_event_does_not_join_a_queued_train_call_that_will_not_fet
     assert service.wait_idle(60)
     assert fetched == [7]  # only the event job fetched
     assert event_job.status == "done" and event_job.n_pairs == running.n_pairs
+
+
+def test_queued_training_jobs_run_in_the_order_they_were_started(model_and_dir, tmp_path):
+    """/train payloads queued behind a running job train in order, so the model
+    served at the end is the one trained on the last payload."""
+    from models.backend.service import BackendService, RetrainSettings, fresh_estimator
+
+    model, directory = model_and_dir
+    gate, sizes = threading.Event(), []
+
+    class Recording(GatedEstimator):
+        def fit(self, X, y):
+            sizes.append(len(X))
+            return super().fit(X, y)
+
+    service = BackendService(model, model_dir=directory, settings=RetrainSettings(retrain_every=0, min_pairs=1),
+                             make_estimator=lambda m, d: Recording(fresh_estimator(m, d), gate))
+    from models.backend.tasks import training_pairs_from_tasks
+
+    labeled = annotated(tasks_for(seed_sentences()) + tasks_for(seed_sentences(prefix="again-"), start_id=100), model)
+    by_size = {}  # payloads of growing size, each with a different number of pairs (of two classes at least)
+    for n in range(1, len(labeled) + 1):
+        _, y, _ = training_pairs_from_tasks(labeled[:n])
+        if len(set(y)) > 1:
+            by_size.setdefault(len(y), labeled[:n])
+    payloads = [by_size[k] for k in sorted(by_size) if k]
+    assert len(payloads) >= 4
+    jobs = [service.start_training("7", reason="/train", tasks=payload) for payload in payloads]
+    gate.set()
+    assert service.wait_idle(60)
+    assert [job.status for job in jobs] == ["done"] * len(jobs)
+    pairs = [job.n_pairs for job in jobs]
+    assert sizes == pairs and pairs == sorted(set(pairs))
+    assert [job.finished_at for job in jobs] == sorted(job.finished_at for job in jobs)
+    assert service.model_version == jobs[-1].model_version
 
 
 def test_training_with_too_few_labels_is_skipped_not_crashed(backend):

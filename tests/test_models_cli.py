@@ -223,3 +223,23 @@ def test_crossval_transformer_takes_the_training_options(tmp_path, dataset_dir):
     assert result.exit_code == 0, result.output
     cv = json.loads(out.read_text())
     assert len(cv["folds"]) == 4 and cv["pooled_macro_f1"] > cv["majority_pooled_macro_f1"]
+
+
+def test_crossval_names_a_fold_with_one_training_class_before_training_any(tmp_path):
+    """Leaving out the only article with critical labels leaves one class to train on; the
+    error names that fold, and comes before any fold is trained."""
+    import datasets
+
+    from models.crossval import crossval
+    from models.testing import toy_dataset
+
+    rows = datasets.concatenate_datasets(list(toy_dataset().values()))
+    first = min(rows["article_id"])
+    rows = rows.map(lambda r: {"label": 0 if r["article_id"] == first else 1})
+    with pytest.raises(ValueError, match=f"fold {first}: the other articles' .* pairs all have the label"):
+        crossval({"train": rows}, model="baseline")
+    folder = tmp_path / "one-class"
+    datasets.DatasetDict({"train": rows}).save_to_disk(str(folder))
+    result = runner.invoke(app, ["crossval", str(folder), "--out", str(tmp_path / "cv.json")])
+    assert result.exit_code == 2 and f"fold {first}" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "cv.json").exists()

@@ -22,6 +22,11 @@ def test_baseline_train_with_pretrain_fits_both_datasets(tmp_path):
     assert "pretrained_on" in load_model(tmp_path / "both").metadata_
     assert alone.metrics["test"]["macro_f1"] > 0.6
     assert alone.calibration is not None and alone.calibration["temperature"] > 0
+    # An in-memory dataset is named by kind and splits, on one line, not by its repr.
+    meta = load_model(tmp_path / "both").metadata_
+    assert meta["training_data"].startswith("an in-memory DatasetDict (splits: train, validation, test): train ")
+    assert meta["pretrained_on"].startswith("an in-memory DatasetDict")
+    assert "\n" not in meta["training_data"] + meta["pretrained_on"]
 
 
 @pytest.mark.slow

@@ -6,7 +6,9 @@ Routes and payloads follow ``label_studio/ml/api_connector.py`` of the server an
 - ``GET /health`` (and ``GET /``): ``{"status": "UP", "model_class", "model_version"}``.
 - ``POST /setup`` ``{project: "<id>.<created_ts>", schema, hostname, access_token, extra_params}``
   -> ``{"model_version"}``. Label Studio calls it before every prediction round and takes
-  the version it answers as the backend's current one.
+  the version it answers as the backend's current one. A ``schema`` without Slant's
+  controls, or with other stance choices than the model's, is a 400 naming the difference
+  (so is such a ``label_config`` on ``/predict``).
 - ``POST /predict`` ``{tasks: [...], project, label_config, params}`` -> ``{"results": [one
   prediction per task, in order], "model_version"}``; each prediction is
   ``{result, score, model_version}``.
@@ -34,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from models.backend.service import ANNOTATION_EVENTS, START_TRAINING, BackendService, project_id_of
+from models.backend.service import ANNOTATION_EVENTS, START_TRAINING, BackendService, ProjectConfigError, project_id_of
 from models.backend.tasks import TaskDataError
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,8 @@ def create_app(service: BackendService) -> Starlette:
         tasks = data.get("tasks")
         if not isinstance(tasks, list):
             raise BadRequest("'tasks' must be a list of Label Studio tasks")
-        results = await run_in_threadpool(service.predict, tasks)
+        results = await run_in_threadpool(service.predict, tasks, label_config=data.get("label_config"),
+                                          project=data.get("project"))
         return JSONResponse({"results": results, "model_version": service.model_version})
 
     async def webhook(request: Request) -> JSONResponse:
@@ -131,7 +134,7 @@ def create_app(service: BackendService) -> Starlette:
         Route("/validate", validate, methods=["POST"]),
     ]
     return Starlette(routes=routes, exception_handlers={BadRequest: bad_request, TaskDataError: bad_request,
-                                                        Exception: server_error})
+                                                        ProjectConfigError: bad_request, Exception: server_error})
 
 
 class BadRequest(ValueError):

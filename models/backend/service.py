@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import queue
 import shutil
 import tempfile
 import threading
@@ -34,6 +35,35 @@ START_TRAINING = "START_TRAINING"
 
 class TrainingDataError(RuntimeError):
     """Too few usable labels (or only one class) to train on."""
+
+
+class ProjectConfigError(ValueError):
+    """A project's label config lacks Slant's controls or has other stance labels than the model."""
+
+
+def check_project_config(schema: Any, classes: Sequence[str], *, project: str) -> None:
+    """Refuse a project whose label config (``schema`` XML, as Label Studio sends it to
+    ``/setup`` and ``/predict``) the model's predictions cannot fill: the config must
+    have Slant's controls, and its stance choices must be the model's ``classes``, in
+    order. A missing or empty ``schema`` is not checked (older servers do not send it).
+
+    Raises:
+        ProjectConfigError: naming the project and what differs.
+    """
+    from annotate.labels import LabelConfigError, parse_label_config
+
+    if not schema:
+        return
+    where = f"project {project or '?'} label config"
+    if not isinstance(schema, str):
+        raise ProjectConfigError(f"{where}: expected the config XML as a string, got {type(schema).__name__}")
+    try:
+        labels = parse_label_config(schema, origin=where)
+    except LabelConfigError as exc:
+        raise ProjectConfigError(f"{exc}; this backend predicts Slant's label config (label_config.xml)") from None
+    if tuple(labels.stance) != tuple(classes):
+        raise ProjectConfigError(f"{where}: stance choices {list(labels.stance)} differ from the model's "
+                                 f"labels {list(classes)}")
 
 
 @dataclass
@@ -151,7 +181,10 @@ class BackendService:
         self._fetch_tasks = fetch_tasks
         self._make_estimator = make_estimator
         self._lock = threading.Lock()  # guards the model swap, the job table and counters
-        self._train_lock = threading.Lock()  # one training at a time
+        # One worker thread runs the jobs one at a time, in the order they were started: a
+        # plain lock would let a later /train payload finish first and an older one win.
+        self._job_queue: queue.Queue = queue.Queue()
+        self._worker: threading.Thread | None = None
         self._events_since_training: dict[str, int] = {}
         self.jobs: dict[str, TrainingJob] = {}
         self.versions: list[str] = [model.model_version]
@@ -165,15 +198,27 @@ class BackendService:
     def model_version(self) -> str:
         return self._model.model_version
 
-    def predict(self, tasks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """One Label Studio prediction per task (see :func:`models.backend.tasks.predict_tasks`)."""
+    def predict(self, tasks: Sequence[Mapping[str, Any]], *, label_config: Any = None,
+                project: Any = None) -> list[dict[str, Any]]:
+        """One Label Studio prediction per task (see :func:`models.backend.tasks.predict_tasks`).
+
+        Raises :class:`ProjectConfigError` when ``label_config`` (the project's, if sent)
+        is not one these predictions fit.
+        """
         model = self._model  # one model for the whole request, even if a swap happens meanwhile
+        check_project_config(label_config, model.classes_, project=project_id_of(project))
         return predict_tasks(model, tasks)
 
     # -- Label Studio calls ---------------------------------------------------------------
     def setup(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """``/setup``: remember how to reach this project's server; answer the model version."""
+        """``/setup``: check the project's label config (``schema``) against the model,
+        remember how to reach this project's server, and answer the model version.
+
+        Raises :class:`ProjectConfigError` for a config the model's predictions cannot fill
+        (Label Studio then shows the error instead of connecting the backend).
+        """
         project = project_id_of(payload.get("project"))
+        check_project_config(payload.get("schema"), self._model.classes_, project=project)
         hostname, token = payload.get("hostname"), payload.get("access_token")
         if project and hostname and token:
             self._setup_connections[project] = Connection(str(hostname).rstrip("/"), str(token))
@@ -201,8 +246,9 @@ class BackendService:
         """Start a retraining on a background thread and return its job at once.
 
         ``tasks`` (annotated tasks, as Label Studio's ``/train`` call sends them) skips the
-        fetch. If a training is already running, this one is queued and runs right after it
-        (with the annotations as they are then); further requests merge into the queued one.
+        fetch. Jobs run one at a time in the order they were started; a fetching job that is
+        still queued absorbs later fetching requests for its project (it fetches the
+        annotations as they are when it starts).
         """
         # Materialise the payload first: a payload that is not a list must fail this call,
         # not leave a job "queued" that no thread will ever run.
@@ -215,9 +261,16 @@ class BackendService:
             job = TrainingJob(job_id=uuid.uuid4().hex[:12], project=project, reason=reason, fetches=tasks is None)
             self.jobs[job.job_id] = job
             self._events_since_training[project] = 0
-        thread = threading.Thread(target=self._run_job, args=(job, task_list), name=f"retrain-{job.job_id}", daemon=True)
-        thread.start()
+            self._job_queue.put((job, task_list))
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="slant-retrain", daemon=True)
+                self._worker.start()
         return job
+
+    def _work(self) -> None:
+        while True:  # a daemon thread: it ends with the process
+            job, tasks = self._job_queue.get()
+            self._run_job(job, tasks)
 
     def is_training(self) -> bool:
         return any(job.status in ("queued", "running") for job in list(self.jobs.values()))
@@ -241,29 +294,28 @@ class BackendService:
         return connection
 
     def _run_job(self, job: TrainingJob, tasks: list[dict[str, Any]] | None) -> None:
-        with self._train_lock:
-            job.status = "running"
-            job.started_at = time.time()
-            try:
-                if tasks is None:
-                    if not job.project:
-                        raise RuntimeError("no project id in the request: cannot fetch its annotations")
-                    tasks = self._fetch_tasks(self._connection_for(job.project), int(job.project))
-                new_model, n_pairs = self.train_on_tasks(tasks)
-                job.n_pairs = n_pairs
-                self._install(new_model)
-                job.model_version = new_model.model_version
-                job.status = "done"
-                job.message = f"trained on {n_pairs} pairs; now serving {job.model_version}"
-                log.info("job %s: %s", job.job_id, job.message)
-            except TrainingDataError as exc:
-                job.status, job.message = "skipped", str(exc)
-                log.info("job %s skipped: %s", job.job_id, exc)
-            except Exception as exc:  # a failed retraining must not take the server down
-                job.status, job.message = "failed", f"{type(exc).__name__}: {exc}"
-                log.exception("job %s failed", job.job_id)
-            finally:
-                job.finished_at = time.time()
+        job.status = "running"
+        job.started_at = time.time()
+        try:
+            if tasks is None:
+                if not job.project:
+                    raise RuntimeError("no project id in the request: cannot fetch its annotations")
+                tasks = self._fetch_tasks(self._connection_for(job.project), int(job.project))
+            new_model, n_pairs = self.train_on_tasks(tasks)
+            job.n_pairs = n_pairs
+            self._install(new_model)
+            job.model_version = new_model.model_version
+            job.status = "done"
+            job.message = f"trained on {n_pairs} pairs; now serving {job.model_version}"
+            log.info("job %s: %s", job.job_id, job.message)
+        except TrainingDataError as exc:
+            job.status, job.message = "skipped", str(exc)
+            log.info("job %s skipped: %s", job.job_id, exc)
+        except Exception as exc:  # a failed retraining must not take the server down
+            job.status, job.message = "failed", f"{type(exc).__name__}: {exc}"
+            log.exception("job %s failed", job.job_id)
+        finally:
+            job.finished_at = time.time()
 
     def train_on_tasks(self, tasks: Iterable[Mapping[str, Any]]) -> tuple[Any, int]:
         """Fit a fresh model on the annotated tasks (plus the base pairs); does not install it."""

@@ -174,18 +174,24 @@ def dataset_command(
 ) -> None:
     """Build the train/validation/test stance dataset (grouped by article) and save it."""
     from annotate.adjudication import adjudicate, get_tie_policy, merge_adjudicated, read_adjudicated
-    from annotate.dataset import agreement_summary, annotation_provenance, build_dataset, save_dataset
+    from annotate.dataset import (
+        adjudicated_provenance,
+        agreement_summary,
+        annotation_provenance,
+        build_dataset,
+        save_dataset,
+    )
 
     try:
         get_tie_policy(tie_policy)
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
     per_file = {}
-    adjudicated_files, annotation_files = [], []
+    adjudicated_files, annotation_files = {}, []
     for path in annotations:
         if _is_adjudicated_file(path):
             try:
-                adjudicated_files.append(read_adjudicated(path))
+                adjudicated_files[path] = read_adjudicated(path)
             except (OSError, ValueError) as exc:
                 raise _fail(str(exc)) from None
         else:
@@ -195,7 +201,7 @@ def dataset_command(
         per_file = _read_records(annotation_files, strict=strict)
         fresh = adjudicate([r for rs in per_file.values() for r in rs], tie_policy=tie_policy)
     # Adjudicated files (reviewed, hand-edited) override fresh votes; later files override earlier.
-    adjudicated, replaced = merge_adjudicated(fresh, *adjudicated_files)
+    adjudicated, replaced = merge_adjudicated(fresh, *adjudicated_files.values())
     if replaced:
         typer.echo(f"warning: {replaced} (sentence, target) item(s) labelled in more than one input; "
                    "adjudicated files win over annotations, later files over earlier", err=True)
@@ -213,8 +219,8 @@ def dataset_command(
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
     provenance = annotation_provenance(per_file) if per_file else {}
-    if len(adjudicated) and not per_file:
-        provenance["adjudicated_files"] = [str(p) for p in annotations]
+    if adjudicated_files:
+        provenance["adjudicated_files"] = adjudicated_provenance(adjudicated_files)
     provenance.update(tie_policy=tie_policy, split_seed=seed, val_fraction=val_fraction,
                       test_fraction=test_fraction, adjudication=agreement_summary(adjudicated))
     n_articles = len({a for ds in dd.values() for a in ds["article_id"]})

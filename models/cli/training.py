@@ -84,6 +84,8 @@ def train_command(
                                                 help="Learning-rate factor per encoder layer below the top (1 = off)."),
     ema_decay: float | None = typer.Option(None, "--ema-decay",
                                            help="Select and save a moving average of the weights (0 = off)."),
+    rdrop_alpha: float | None = typer.Option(None, "--rdrop-alpha",
+                                             help="R-Drop: weight of the KL between two dropout passes (0 = off)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a stance classifier, calibrate it on validation, score it on test, save it."""
@@ -92,7 +94,7 @@ def train_command(
     args = _training_args(model, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, max_length=max_length,
                           patience=patience, seed=seed, threads=threads, max_steps=max_steps,
                           class_weight=class_weight, pooling=pooling, layer_lr_decay=layer_lr_decay,
-                          ema_decay=ema_decay, show_progress=False if quiet else None)
+                          ema_decay=ema_decay, rdrop_alpha=rdrop_alpha, show_progress=False if quiet else None)
     try:
         result = train(dataset, model=model, args=args, pretrain=pretrain, out=out,
                        base_model=str(base_model) if base_model else None)
