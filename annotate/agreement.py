@@ -119,7 +119,10 @@ def cohen_kappa(labels_a: Sequence[float], labels_b: Sequence[float], *, n_categ
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"labels_a and labels_b must be 1-D of the same length, got {a.shape} and {b.shape}")
     both = ~np.isnan(a) & ~np.isnan(b)
-    a, b = a[both].astype(int), b[both].astype(int)
+    a, b = a[both], b[both]
+    if np.any(a != np.round(a)) or np.any(b != np.round(b)):
+        raise ValueError("codes must be whole numbers (category indices)")
+    a, b = a.astype(int), b.astype(int)
     if a.size == 0:
         return math.nan
     k = n_categories if n_categories is not None else int(max(a.max(), b.max())) + 1
@@ -389,10 +392,14 @@ def agreement_report(
     ``n_items_single_label``. "overall" pools the items of every target.
 
     Each coefficient is ``{"value", "ci_low", "ci_high"}`` (``None`` where undefined) with a
-    percentile bootstrap interval over items (``n_boot`` resamples, ``seed``).
+    percentile bootstrap interval over items (``n_boot`` resamples, ``seed``); items are
+    taken in (sentence id, target) order, so reordered input gives the same intervals.
     """
     stance = load_label_set().stance
     labels, excluded = collect_labels(records)
+    # Items in a fixed order, so the bootstrap draws (row indices) and with them the
+    # intervals depend on the data and the seed, not on the order of the input records.
+    labels = dict(sorted(labels.items()))
     by_target: dict[str, dict[tuple[str, str], dict[str, int]]] = {}
     for key, votes in labels.items():
         by_target.setdefault(key[1], {})[key] = votes

@@ -113,8 +113,33 @@ class AnnotationRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AnnotationRecord:
+        """Build from a JSON object; ``ValueError`` naming the field when a value has the
+        wrong type (a null annotator would merge unknown people into one voter, the string
+        ``"false"`` would count as true), so readers report and skip the line."""
         data = _known_fields(cls, data)
-        data["mentions"] = [Mention(**m) for m in data.get("mentions", [])]
+        for name in ("sentence_id", "article_id", "target", "annotator"):
+            if name in data and (not isinstance(data[name], str) or not data[name]):
+                raise ValueError(f"{name} must be a non-empty string, not {data[name]!r}")
+        for name in ("label", "created_at", "updated_at"):
+            if data.get(name) is not None and not isinstance(data[name], str):
+                raise ValueError(f"{name} must be a string or null, not {data[name]!r}")
+        for name in ("status", "text", "source"):
+            if name in data and not isinstance(data[name], str):
+                raise ValueError(f"{name} must be a string, not {data[name]!r}")
+        for name in ("task_id", "annotation_id"):
+            value = data.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{name} must be an integer or null, not {value!r}")
+        for name in ("off_target", "ground_truth"):
+            if name in data and not isinstance(data[name], bool):
+                raise ValueError(f"{name} must be true or false, not {data[name]!r}")
+        lead_time = data.get("lead_time")
+        if lead_time is not None and (isinstance(lead_time, bool) or not isinstance(lead_time, (int, float))):
+            raise ValueError(f"lead_time must be a number or null, not {lead_time!r}")
+        mentions = data.get("mentions", [])
+        if not isinstance(mentions, list) or not all(isinstance(m, dict) for m in mentions):
+            raise ValueError("mentions must be a list of objects")
+        data["mentions"] = [Mention(**m) for m in mentions]
         return cls(**data)
 
 

@@ -107,7 +107,7 @@ class TrainingArguments:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         if not self.max_grad_norm > 0:  # a norm of 0 would zero every gradient
             raise ValueError(f"max_grad_norm must be > 0, got {self.max_grad_norm!r}")
-        for name in ("weight_decay", "max_steps", "rdrop_alpha"):
+        for name in ("weight_decay", "max_steps", "rdrop_alpha", "seed"):  # numpy refuses negative seeds
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.class_weight not in ("none", "balanced"):

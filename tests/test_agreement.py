@@ -139,6 +139,11 @@ def test_percent_agreement_two_raters_is_share_of_identical_items() -> None:
 def test_bad_input_is_rejected() -> None:
     with pytest.raises(ValueError, match="integer codes"):
         counts_from_ratings(np.array([[0, 3]]), n_categories=K)
+    # Fractional or slightly negative codes were truncated to valid ones (kappa 1.0).
+    with pytest.raises(ValueError, match="whole numbers"):
+        cohen_kappa([0.5, 1.7, 2.9], [0, 1, 2], n_categories=K)
+    with pytest.raises(ValueError, match="whole numbers"):
+        cohen_kappa([-0.5, 1, 2], [0, 1, 2], n_categories=K)
     with pytest.raises(ValueError, match="valid levels: nominal, ordinal"):
         krippendorff_alpha(np.ones((2, 3)), level="interval")
 
@@ -199,3 +204,13 @@ def test_report_revision_uses_latest_label() -> None:
     assert report["overall"]["percent_agreement"]["ci_low"] is None  # n_boot=0: no interval
     assert report["excluded"]["superseded"] == 1
     assert NEUTRAL in report["labels"]
+
+
+def test_report_intervals_do_not_depend_on_the_order_of_the_records() -> None:
+    records = five_article_export()
+    shuffled = list(records)
+    np.random.default_rng(5).shuffle(shuffled)
+    assert shuffled != records
+    first = agreement_report(records, n_boot=100, seed=3)
+    assert agreement_report(shuffled, n_boot=100, seed=3) == first
+    assert agreement_report(records, n_boot=100, seed=4)["overall"] != first["overall"]  # the seed still matters

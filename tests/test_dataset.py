@@ -184,6 +184,29 @@ def test_read_annotations_names_file_and_line(tmp_path: Path) -> None:
         read_annotations([tmp_path / "missing.jsonl"])
 
 
+@pytest.mark.parametrize("field, value, message", [
+    ("annotator", None, "annotator must be a non-empty string"),
+    ("annotator", 7, "annotator must be a non-empty string"),
+    ("target", None, "target must be a non-empty string"),
+    ("annotation_id", "5", "annotation_id must be an integer or null"),
+    ("off_target", "false", "off_target must be true or false"),
+    ("ground_truth", "false", "ground_truth must be true or false"),
+    ("label", 2, "label must be a string or null"),
+    ("lead_time", "3.5", "lead_time must be a number or null"),
+    ("mentions", None, "mentions must be a list of objects"),
+])
+def test_a_field_of_the_wrong_type_is_a_bad_line_naming_the_field(tmp_path: Path, field, value, message) -> None:
+    """Before, a null annotator merged unknown people into one voter and "false" counted as
+    true (an item silently dropped off target); such lines are now named and skipped."""
+    good = five_article_export()[:2]
+    path = tmp_path / "typed.jsonl"
+    path.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in good)
+                    + json.dumps({**good[0].to_dict(), field: value}) + "\n")
+    errors: list[str] = []
+    assert read_annotations([path], errors=errors) == good
+    assert len(errors) == 1 and errors[0].startswith(f"{path}:3: ") and message in errors[0]
+
+
 def test_fields_from_a_newer_writer_are_ignored_like_the_report_does(tmp_path: Path, caplog) -> None:
     records = five_article_export()[:3]
     path = tmp_path / "newer.jsonl"
@@ -256,6 +279,24 @@ def test_cli_agreement_adjudicate_dataset(tmp_path: Path) -> None:
     assert result.exit_code == 1 and f"{bad}:{len(five_article_export()) + 1}:" in result.output
     result = runner.invoke(app, ["dataset", str(bad), "--out", str(tmp_path / "d2"), "--k-folds", "9"])
     assert result.exit_code == 2 and "--k-folds 9" in result.output
+
+
+def test_cli_options_are_checked_before_anything_is_written(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from models.cli import app
+
+    runner = CliRunner()
+    annotations = _write_jsonl(tmp_path / "annotations.jsonl", five_article_export())
+    out = tmp_path / "adjudicated.jsonl"
+    result = runner.invoke(app, ["adjudicate", str(annotations), "--out", str(out), "--review-tasks",
+                                 str(tmp_path / "review.json"), "--review-scope", "bogus"])
+    assert result.exit_code == 2 and "unknown review scope 'bogus'" in result.output
+    assert not out.exists()  # before, the labels were written and then the run failed
+    result = runner.invoke(app, ["adjudicate", str(annotations), "--out", str(out), "--review-scope", "disagreements"])
+    assert result.exit_code == 0 and "only shape --review-tasks" in result.output
+    result = runner.invoke(app, ["agreement", str(annotations), "--seed", "-1", "--n-boot", "10"])
+    assert result.exit_code == 2 and "Traceback" not in result.output and "--seed" in result.output
 
 
 def test_card_of_an_empty_dataset_has_valid_json_and_yaml() -> None:

@@ -77,7 +77,7 @@ def test_weight_average_follows_the_moving_average_and_swaps_back():
 @pytest.mark.parametrize("field, value", [("layer_lr_decay", 0.0), ("layer_lr_decay", 1.5), ("ema_decay", 1.0),
                                           ("ema_decay", -0.1), ("batch_size", 0), ("threads", 0), ("epochs", 0),
                                           ("max_length", 0), ("patience", 0), ("learning_rate", 0.0),
-                                          ("warmup_ratio", 1.0), ("max_grad_norm", 0.0), ("max_steps", -1),
+                                          ("warmup_ratio", 1.0), ("max_grad_norm", 0.0), ("max_steps", -1), ("seed", -1),
                                           ("rdrop_alpha", -0.5), ("rdrop_alpha", float("nan"))])
 def test_out_of_range_optimisation_settings_are_refused(field, value):
     with pytest.raises(ValueError, match=field):

@@ -75,7 +75,7 @@ def agreement_command(
     annotations: list[Path] = typer.Argument(..., help="annotations.jsonl file(s) from `slant pull` (merged)."),
     out: Path | None = typer.Option(None, "--out", help="Write the full report as JSON here."),
     n_boot: int = typer.Option(1000, "--n-boot", min=0, help="Bootstrap resamples for the intervals."),
-    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Bootstrap seed."),
     strict: bool = typer.Option(False, "--strict", help="Abort on any bad line instead of skipping it."),
 ) -> None:
     """Inter-annotator agreement per target and overall (table + JSON)."""
@@ -129,12 +129,24 @@ def adjudicate_command(
     """Settle one label per (sentence, target): ground truth, majority vote, tie policy, reviews."""
     from collections import Counter
 
-    from annotate.adjudication import adjudicate, get_tie_policy, merge_reviews, write_adjudicated, write_review_tasks
+    from annotate.adjudication import (
+        REVIEW_SCOPES,
+        adjudicate,
+        get_tie_policy,
+        merge_reviews,
+        write_adjudicated,
+        write_review_tasks,
+    )
 
     try:
         get_tie_policy(tie_policy)
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
+    # Options are checked before anything is written.
+    if review_scope not in REVIEW_SCOPES:
+        raise _fail(f"unknown review scope {review_scope!r}; valid scopes: {', '.join(REVIEW_SCOPES)}", 2)
+    if review_tasks is None and (review_scope != "unresolved" or sentences is not None):
+        typer.echo("warning: --review-scope and --sentences only shape --review-tasks, which is not given", err=True)
     records = [r for rs in _read_records(annotations, strict=strict).values() for r in rs]
     labels = adjudicate(records, tie_policy=tie_policy)
     if reviews is not None:

@@ -93,7 +93,7 @@ def next_command(
     strategy: str = typer.Option("entropy", help="entropy | margin | least_confidence | random"),
     max_per_article: int = typer.Option(5, min=0, help="at most this many sentences per article (0: no cap)"),
     max_per_actor: int = typer.Option(0, min=0, help="at most this many sentences per actor (0: 40% of k)"),
-    seed: int = typer.Option(0, help="seed of the random strategy"),
+    seed: int = typer.Option(0, min=0, help="seed of the random strategy"),
     dry_run: bool = typer.Option(False, "--dry-run", help="choose and print, push nothing"),
 ) -> None:
     """Push the k most informative unlabeled sentences of the pool, with pre-annotations."""

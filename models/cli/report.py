@@ -23,7 +23,7 @@ def report_command(
                                       help="Fewer sentences than this: 'insufficient evidence'."),
     n_resamples: int = typer.Option(2000, "--bootstrap", min=1, help="Bootstrap resamples per interval."),
     confidence: float = typer.Option(0.95, "--confidence", min=0.5, max=0.999, help="Interval coverage."),
-    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Bootstrap seed."),
     n_evidence: int = typer.Option(3, "--evidence", min=0, help="Evidence sentences per score."),
     labelstudio_url: str | None = typer.Option(None, "--labelstudio-url", envvar="LABEL_STUDIO_URL",
                                                help="Label Studio base URL, for task links."),

@@ -1,0 +1,161 @@
+"""The ceiling on prediction throughput this CPU allows: the model's multiply-accumulates
+per sentence-target pair against the matrix-product rate the cores reach.
+
+1. **Work per pair.** From the model's config and the real token counts of the NewsMTSC
+   test pairs (test-rw + test-mt, 1,837 pairs, tokenized as ``predict`` does), the
+   multiply-accumulates (MACs) of the encoder: per token and layer ``4 h^2`` (Q, K, V,
+   output projections) + ``2 h i`` (feed-forward), plus ``2 L h`` for the attention scores
+   and their weighted sum over a pair of ``L`` tokens. Embedding lookups, LayerNorm,
+   softmax and GELU are left out, so the ceiling below is generous.
+2. **Rate of the cores.** Matrix products of the shapes the encoder runs (rows = tokens of a
+   batch, ``h x h`` and ``h x i`` weights), best of several repeats:
+   - fp32: ``torch.matmul`` with ``--threads`` threads;
+   - int8: ONNX Runtime ``MatMulInteger`` (uint8 activations x int8 weights -> int32, the
+     kernel behind its dynamic int8 quantization), one session with ``--threads`` threads.
+3. **Ceiling** = rate / MACs per pair: the pairs/s if every cycle went into matrix
+   products at that rate, with nothing else to do.
+
+    python bench/roofline.py --model work/models/newsmtsc-minilm-target
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DEFAULT_DATA = Path("/work/shared/data/newsmtsc")
+if (ROOT.parent / "shared" / "data" / "newsmtsc").exists():
+    DEFAULT_DATA = ROOT.parent / "shared" / "data" / "newsmtsc"
+
+
+def encoder_macs(lengths: np.ndarray, *, hidden: int, intermediate: int, layers: int) -> np.ndarray:
+    """MACs of a BERT encoder per sequence of ``lengths`` tokens (shape ``(n,)`` -> ``(n,)``)."""
+    lengths = np.asarray(lengths, dtype=np.float64)
+    per_token = 4 * hidden * hidden + 2 * hidden * intermediate
+    attention = 2 * lengths * hidden  # scores (L x L x h) and weighted sum, per token
+    return layers * lengths * (per_token + attention)
+
+
+def best_seconds(run, *, repeats: int) -> float:
+    run()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def fp32_rate(shapes: list[tuple[int, int, int]], *, threads: int, repeats: int) -> float:
+    """fp32 MACs/s of ``torch.matmul`` over ``(m, k, n)`` products, run back to back."""
+    import torch
+
+    torch.set_num_threads(threads)
+    rng = torch.Generator().manual_seed(0)
+    pairs = [(torch.randn(m, k, generator=rng), torch.randn(k, n, generator=rng)) for m, k, n in shapes]
+    macs = sum(m * k * n for m, k, n in shapes)
+
+    def run():
+        for a, b in pairs:
+            torch.matmul(a, b)
+
+    return macs / best_seconds(run, repeats=repeats)
+
+
+def int8_rate(shapes: list[tuple[int, int, int]], *, threads: int, repeats: int) -> float:
+    """int8 MACs/s of ONNX Runtime ``MatMulInteger`` (uint8 x int8) over ``(m, k, n)`` products."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    sessions = []
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    with tempfile.TemporaryDirectory(prefix="slant-roofline-") as tmp:
+        for index, (m, k, n) in enumerate(set(shapes)):
+            weight = numpy_helper.from_array(rng.integers(-127, 128, (k, n), dtype=np.int8), "w")
+            node = helper.make_node("MatMulInteger", ["a", "w"], ["y"])
+            graph = helper.make_graph([node], "mm", [helper.make_tensor_value_info("a", TensorProto.UINT8, [m, k])],
+                                      [helper.make_tensor_value_info("y", TensorProto.INT32, [m, n])],
+                                      initializer=[weight])
+            path = Path(tmp) / f"mm{index}.onnx"
+            onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            sessions.append(((m, k, n), session, rng.integers(0, 256, (m, k), dtype=np.uint8)))
+        by_shape = {shape: (session, a) for shape, session, a in sessions}
+        macs = sum(m * k * n for m, k, n in shapes)
+
+        def run():
+            for shape in shapes:
+                session, a = by_shape[shape]
+                session.run(None, {"a": a})
+
+        return macs / best_seconds(run, repeats=repeats)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=ROOT / "work" / "models" / "newsmtsc-minilm-target")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=64, help="pairs per batch (rows = batch x mean tokens)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--goal", type=float, default=300.0, help="pairs/s to compare the ceiling with")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "roofline.json")
+    ns = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    import datasets
+
+    from annotate.newsmtsc import load_newsmtsc
+    from models.inputs import from_dataset
+    from models.registry import load_model
+
+    splits = load_newsmtsc(ns.data)
+    X, _ = from_dataset(datasets.concatenate_datasets([splits["test_rw"], splits["test_mt"]]))
+    clf = load_model(ns.model)
+    lengths = np.asarray(clf.encode(X).lengths())
+    config = clf.model_.config
+    hidden, intermediate, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    macs = encoder_macs(lengths, hidden=hidden, intermediate=intermediate, layers=layers)
+    per_pair = float(macs.mean())
+    rows = round(float(ns.batch_size * lengths.mean()))
+    # One layer's products for a batch: Q, K, V, output (h x h), feed-forward in and out.
+    shapes = [(rows, hidden, hidden)] * 4 + [(rows, hidden, intermediate), (rows, intermediate, hidden)]
+    fp32 = fp32_rate(shapes, threads=ns.threads, repeats=ns.repeats)
+    int8 = int8_rate(shapes, threads=ns.threads, repeats=ns.repeats)
+    result = {
+        "model": clf.model_version, "pairs": len(lengths), "threads": ns.threads,
+        "config": {"hidden": hidden, "intermediate": intermediate, "layers": layers},
+        "tokens_per_pair": {"mean": float(lengths.mean()), "median": float(np.median(lengths)),
+                            "max": int(lengths.max())},
+        "macs_per_pair": per_pair, "gemm_rows": rows,
+        "fp32_gmacs_per_s": fp32 / 1e9, "int8_gmacs_per_s": int8 / 1e9,
+        "fp32_ceiling_pairs_per_s": fp32 / per_pair, "int8_ceiling_pairs_per_s": int8 / per_pair,
+        "goal_pairs_per_s": ns.goal,
+    }
+    print(f"{len(lengths)} pairs, {lengths.mean():.1f} tokens each on average (median {np.median(lengths):.0f}, "
+          f"max {lengths.max()}); model {clf.model_version}: {layers} layers, h={hidden}, i={intermediate}")
+    print(f"encoder work: {per_pair / 1e6:.0f} M multiply-accumulates per pair")
+    print(f"matrix products ({rows} rows, {ns.threads} threads): fp32 {fp32 / 1e9:.1f} GMAC/s "
+          f"(torch), int8 {int8 / 1e9:.1f} GMAC/s (ONNX Runtime MatMulInteger)")
+    print(f"ceiling, matrix products only: fp32 {fp32 / per_pair:.0f} pairs/s, int8 {int8 / per_pair:.0f} pairs/s "
+          f"(goal {ns.goal:.0f})")
+    ns.out.parent.mkdir(parents=True, exist_ok=True)
+    ns.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
