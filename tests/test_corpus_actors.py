@@ -43,6 +43,14 @@ def test_unknown_actor_error_lists_valid_ids(registry: ActorRegistry) -> None:
         "the Tehreek-e-Taliban Pakistan attacked",
         "the Pakistani Taliban attacked",
         "the TTP attacked",
+        # Unicode hyphens (U+2010, U+2011) and en dashes between letters, spaced and fully
+        # hyphenated spellings: each gave Pakistan and/or the Afghan Taliban before
+        "the Tehreek\u2010e\u2010Taliban Pakistan attacked",
+        "the Tehreek\u2011e\u2011Taliban Pakistan attacked",
+        "the Tehreek\u2013e\u2013Taliban Pakistan attacked",
+        "the Tehreek e Taliban Pakistan attacked",
+        "the Tehreek-e-Taliban-Pakistan attacked",
+        "the Pakistani-Taliban attacked",
     ],
 )
 def test_ttp_longest_match_is_never_pakistan_or_afghan_taliban(registry: ActorRegistry, text: str) -> None:
@@ -112,3 +120,28 @@ def test_bad_registry_errors_name_the_file(tmp_path: Path, content: str, message
     with pytest.raises(RegistryError) as exc:
         ActorRegistry.from_toml(path)
     assert str(path) in str(exc.value) and message in str(exc.value)
+
+
+def test_non_ascii_hyphens_match_with_offsets_into_the_original_text(registry: ActorRegistry) -> None:
+    text = "Al\u2011Qaeda, ISIS\u2011K and the Inter\u2011Services Intelligence"
+    mentions = registry.mentions_in(text)
+    assert [m.actor for m in mentions] == ["al_qaeda", "isis_k", "pakistan"]
+    assert all(text[m.start:m.end] == m.text for m in mentions)
+    assert mentions[0].text == "Al\u2011Qaeda"  # the text as written, not the normalised form
+
+
+@pytest.mark.parametrize("text", [
+    "George Washington crossed the river", "rain in Washington state", "ships in the South China Sea",
+    "trade with Latin America", "a Voice of America report", "South American leaders",
+    "a trump card", "the bush war",
+])
+def test_places_people_and_words_that_contain_an_actor_name_are_not_mentions(registry: ActorRegistry,
+                                                                             text: str) -> None:
+    assert found(registry, text) == []
+
+
+def test_trump_and_bush_still_match_as_names_and_in_capitals(registry: ActorRegistry) -> None:
+    assert found(registry, "Trump met Bush. TRUMP SAID") == [
+        ("united_states", "Trump"), ("united_states", "Bush"), ("united_states", "TRUMP")]
+    assert found(registry, "Donald Trump and George W. Bush") == [
+        ("united_states", "Donald Trump"), ("united_states", "George W. Bush")]

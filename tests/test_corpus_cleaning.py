@@ -32,11 +32,15 @@ def assert_offsets_point_into_original(text: str) -> None:
         ("Please enter your comment!", "comment_form"),
         ("Please enter your name here", "comment_form"),
         ("Comments are closed.", "comments_closed"),
-        ("Support Dawat Media Center", "donation_heading"),
+        ("Support Dawat Media Center\nEvery contribution, however big or small, powers our journalism.",
+         "donation_heading"),
         ("If there were ever a time to join us, it is now. Every contribution, however big or small, powers our journalism.", "donation_appeal"),
         ("DNB Bank AC # 0530 2294668", "payment_details"),
         ("Vipps: #557320", "payment_details"),
         ("Written by: Maryam Naveed", "byline"),
+        ("Posted by Admin on March 3, 2024", "byline"),
+        ("Translated from Urdu by Ali Khan", "editorial_note"),
+        ("This article first appeared in Dawn.", "editorial_note"),
         ("The content is opinion based.", "opinion_disclaimer"),
     ],
 )
@@ -45,6 +49,27 @@ def test_whole_boilerplate_lines_are_removed(boilerplate: str, rule: str) -> Non
     cleaned = clean_text(text)
     assert [b.text for b in cleaned.blocks] == ["Pakistan warned Kabul.", "The Taliban replied."]
     assert rule in {name for _, _, name in cleaned.removed}
+
+
+@pytest.mark.parametrize("line", [
+    "Saudi Arabia said it would make a donation to Afghan refugees, according to a US official.",
+    "“Our country will make a donation to the fund,” the Qatari minister told reporters.",
+    "Reported by local media, the blast killed 12 Pakistani soldiers in Bajaur.",
+    "Translated from Pashto, the Taliban statement published on Sunday accused Pakistan of airstrikes.",
+    "Support the Peace Process",
+])
+def test_article_text_that_looks_like_boilerplate_stays(line: str) -> None:
+    """Each of these lines was deleted by a cleaning rule: "US" read as the outlet's "us", a
+    quoted minister as an appeal, "Reported by local media" as a byline, a translated
+    statement as an editorial note, a subheading as a donation heading."""
+    text = f"Pakistan warned Kabul.\n{line}\nThe Taliban replied."
+    assert kept(text) == ["Pakistan warned Kabul.", line, "The Taliban replied."]
+
+
+def test_a_line_introducing_a_quotation_is_not_a_repeated_heading() -> None:
+    text = ("The Pakistani foreign office said:\n“We reject this.”\n"
+            "Later the Pakistani foreign office said it would respond.")
+    assert kept(text)[0] == "The Pakistani foreign office said:"
 
 
 def test_photo_caption_removed_inside_a_paragraph_with_offsets_kept() -> None:

@@ -18,6 +18,16 @@ def test_abbreviations_do_not_end_sentences() -> None:
     ]
 
 
+def test_ranks_and_rupees_do_not_end_sentences_but_govt_can() -> None:
+    assert split_sentences("Lt. Gen. Nadeem Anjum led the ISI. Maj. Gen. Ahmed spoke. Col. Khan and Brig. Ali "
+                           "and Capt. Raza too.") == [
+        "Lt. Gen. Nadeem Anjum led the ISI.", "Maj. Gen. Ahmed spoke.", "Col. Khan and Brig. Ali and Capt. Raza too."]
+    assert split_sentences("The budget was Rs. 9 trillion. It passed.") == ["The budget was Rs. 9 trillion.",
+                                                                           "It passed."]
+    assert split_sentences("It was approved by the Govt. The opposition objected.") == [
+        "It was approved by the Govt.", "The opposition objected."]
+
+
 def test_abbreviation_can_end_a_sentence_in_mid_line() -> None:
     text = ("Aid went to the U.S. However, Pakistan objected. The U.S. President spoke in Washington, D.C. "
             "The talks failed. Gen. Asim Munir met U.S. officials, jets etc. It ended.")
@@ -66,6 +76,21 @@ def test_opening_quote_starts_the_next_sentence() -> None:
         "“Either you are with us or with the terrorists”.",
         "Moreover, he spoke.",
     ]
+
+
+def test_straight_quotes_open_and_close_by_their_shape() -> None:
+    """A straight opening quote left at a sentence end moves to its sentence; before, it
+    counted as "open" and merged the quotation into the sentence before it. An inch mark
+    does not open a quotation."""
+    assert split_sentences('Pakistan warned the TTP. "We will act," a spokesman said. The group denied it.') == [
+        "Pakistan warned the TTP.", '"We will act," a spokesman said.', "The group denied it."]
+    assert split_sentences('He said, "The US must leave." "We agree," the Taliban replied.') == [
+        'He said, "The US must leave."', '"We agree," the Taliban replied.']
+    assert split_sentences('The 5\'11" commander of the TTP was killed. Pakistan said so. Kabul denied it.') == [
+        'The 5\'11" commander of the TTP was killed.', "Pakistan said so.", "Kabul denied it."]
+    # a straight quotation of several sentences still stays with its attribution
+    assert split_sentences('"We will not talk. We will fight," he said. Nobody believed it.') == [
+        '"We will not talk. We will fight," he said.', "Nobody believed it."]
 
 
 def test_closing_quote_inside_sentence_is_kept() -> None:

@@ -7,6 +7,7 @@ matches are resolved longest-first with ``spacy.util.filter_spans``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +24,9 @@ DEFAULT_ACTORS_PATH = Path(__file__).with_name("actors.toml")
 NAME_FIELDS = ("aliases", "demonyms", "capitals", "institutions", "leaders", "factions", "cased")
 _ACTOR_KEYS = {"name", "kind", *NAME_FIELDS}
 _IGNORE_LABEL = "__ignore__"
+#: Hyphen-like dashes between letters (hyphen, non-breaking hyphen, figure dash, en dash):
+#: matched as "-", so "Tehreek‐e‐Taliban" and "Al‑Qaeda" find the names written with "-".
+_HYPHEN_LIKE = re.compile(r"(?<=\w)[\u2010\u2011\u2012\u2013](?=\w)")
 
 
 class RegistryError(ValueError):
@@ -152,6 +156,12 @@ class ActorRegistry:
 
         if self._matchers is None:
             self._matchers = self._build_matchers()
+        normal = _HYPHEN_LIKE.sub("-", doc.text)
+        if normal != doc.text:
+            # Same length, so the character offsets found here are the original text's.
+            from annotate.corpus.sentences import sentence_pipeline
+
+            doc = sentence_pipeline().make_doc(normal)
         spans = []
         for matcher in self._matchers:
             for match_id, start, end in matcher(doc):

@@ -163,7 +163,8 @@ def _drop_repeated_lines(original: str, removed: bytearray, min_words: int, log:
         # Containment only for headings (no final punctuation) or long lines, so that a short
         # one-line sentence such as "He said." is never dropped for appearing inside another line.
         raw_line = original[start:end].rstrip()
-        heading_or_long = not raw_line.endswith((".", "!", "?", "”", '"')) or n_words >= 6
+        # A line ending in ":" introduces a quotation ("He added:"): it is not a heading.
+        heading_or_long = not raw_line.endswith((".", "!", "?", "”", '"', ":")) or n_words >= 6
         contained = False
         if n_words >= min_words and heading_or_long:
             candidates = by_pair.get(tuple(words[:2]), set())

@@ -4,7 +4,9 @@ No model is downloaded. spaCy's English tokenizer exceptions keep abbreviations 
 "U.S.", "Feb." and "Gen." whole, so the sentencizer does not split after them. Two small
 adjustments: a hyphen after an abbreviation ("U.S.-Pakistan") is split off so the actor matcher
 sees "U.S." (likewise a dangling hyphen: "US- Taliban"), and an opening quotation mark that the
-sentencizer leaves at the end of a sentence is moved to the start of the next one.
+sentencizer leaves at the end of a sentence (curly, or a straight one glued to the next word)
+is moved to the start of the next one. Military ranks and a few other abbreviations common in
+South Asian news ("Lt.", "Brig.", "Rs.") are added to spaCy's exceptions.
 
 Because "U.S." stays whole, it cannot end a sentence either ("... for the U.S. However, ...").
 A third component splits there when the next word is one that starts sentences and does not
@@ -33,7 +35,13 @@ _ABBREVIATION_BOUNDARY = "slant_abbreviation_boundary"
 
 #: Abbreviations that can end a sentence: dotted initialisms ("U.S.", "D.C.") and these words.
 #: Titles ("Gen.", "Dr.") are left out on purpose: a name follows them.
-_SENTENCE_FINAL_ABBREVIATIONS = {"etc.", "inc.", "ltd.", "co.", "corp.", "jr.", "sr."}
+_SENTENCE_FINAL_ABBREVIATIONS = {"etc.", "inc.", "ltd.", "co.", "corp.", "jr.", "sr.", "govt.", "dept."}
+#: Abbreviations spaCy's English exceptions lack and that are common in South Asian and
+#: military news ("Lt. Gen. Nadeem Anjum", "Rs. 9 trillion"): kept whole, so no sentence ends
+#: after them (unless a sentence starter follows one of the sentence-final ones above).
+_EXTRA_ABBREVIATIONS = ("Lt.", "Maj.", "Col.", "Brig.", "Capt.", "Cdr.", "Cmdr.", "Sgt.", "Cpl.", "Pvt.", "Amb.",
+                        "Hon.", "Supt.", "Insp.", "Rs.", "Approx.", "approx.", "Art.", "Govt.", "govt.", "Dept.",
+                        "Fig.", "Vol.")
 _ELLIPSES = {"...", "…", ". . ."}
 #: "No. 10", "Nos. 3 and 4": the tokenizer splits "No" from its period, and the sentencizer
 #: then starts a sentence at the number.
@@ -85,12 +93,21 @@ def _register_components() -> None:
             # the same glyph family is typed for apostrophes)
             return texts[j] == "‘" and j > 0 and spaced[j - 1] and not spaced[j]
 
+        def opens_straight(j: int) -> bool:
+            # a straight quote glued to the next word after a space ('TTP. "We will act,"')
+            return texts[j] == '"' and (j == 0 or spaced[j - 1]) and not spaced[j]
+
+        def closes_straight(j: int) -> bool:
+            # glued to the word before and not to the next: 'act," a spokesman', an inch mark '11" '
+            return texts[j] == '"' and j > 0 and not spaced[j - 1] and (spaced[j] or j == len(texts) - 1)
+
         depth = 0  # open curly quotes
         straight_open = False
         merges = 0
         for i in range(len(doc)):
             if i > 0 and starts[i]:
-                if (opens(i - 1) or opens_single(i - 1)) and i - 1 > 0 and not starts[i - 1]:
+                if ((opens(i - 1) or opens_single(i - 1) or opens_straight(i - 1)) and i - 1 > 0
+                        and not starts[i - 1]):
                     starts[i - 1], starts[i] = True, False
                     doc[i - 1].is_sent_start = True
                     doc[i].is_sent_start = False
@@ -108,7 +125,9 @@ def _register_components() -> None:
             elif texts[i] in _CLOSING_QUOTES:
                 depth = max(depth - 1, 0)
             elif texts[i] == '"':
-                straight_open = not straight_open
+                # by its shape where it has one, so an inch mark or a stray quote does not
+                # leave a quotation "open" that swallows the next sentences
+                straight_open = True if opens_straight(i) else False if closes_straight(i) else not straight_open
         return doc
 
     @Language.component(_ABBREVIATION_BOUNDARY)
@@ -154,6 +173,10 @@ def sentence_pipeline() -> Language:
     # and a left single quote typed for an apostrophe ("Pakistan‘s") splits off like "’s"
     suffixes = list(nlp.Defaults.suffixes) + [r"(?<=[A-Za-z])[-‐]", r"(?<=[A-Za-z])‘[sS]"]
     nlp.tokenizer.suffix_search = compile_suffix_regex(suffixes).search
+    from spacy.symbols import ORTH
+
+    for abbreviation in _EXTRA_ABBREVIATIONS:
+        nlp.tokenizer.add_special_case(abbreviation, [{ORTH: abbreviation}])
     nlp.add_pipe("sentencizer")
     nlp.add_pipe(_ABBREVIATION_BOUNDARY)
     nlp.add_pipe(_QUOTE_FIXER)
