@@ -110,3 +110,23 @@ def test_messages_with_brackets_are_printed_verbatim(runner: CliRunner, tmp_path
     result = run(runner, str(tmp_path), "--out", str(tmp_path / "s.jsonl"))
     assert result.exit_code == 0
     assert f"{tmp_path / '[draft] article.txt'}: file is empty" in result.output
+
+
+def test_a_second_run_into_the_corpus_folder_does_not_read_its_own_output(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "a1.txt").write_text(GOOD, encoding="utf-8")
+    out = tmp_path / "sentences.jsonl"
+    first = run(runner, str(tmp_path), "--out", str(out), "--strict")
+    before = out.read_bytes()
+    second = run(runner, str(tmp_path), "--out", str(out), "--strict")
+    assert first.exit_code == second.exit_code == 0, second.output
+    assert "1 articles" in second.output and out.read_bytes() == before
+
+
+@pytest.mark.parametrize("target", ["folder", "file.txt/x.jsonl"])
+def test_an_out_path_that_cannot_be_a_file_is_refused_before_any_work(runner: CliRunner, tmp_path: Path, target: str) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file.txt").write_text(GOOD, encoding="utf-8")
+    result = run(runner, str(tmp_path / "file.txt"), "--out", str(tmp_path / target))
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: --out {tmp_path / target}: ") and len(result.output.splitlines()) == 1
+    assert "articles" not in result.output  # nothing was ingested

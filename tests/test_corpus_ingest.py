@@ -259,3 +259,73 @@ def test_manifest_csv_from_a_spreadsheet_and_non_utf8_toml(tmp_path: Path) -> No
     toml_path = write(tmp_path / "manifest.toml", b'[[article]]\nid = "a1"\ntitle = "Caf\xe9"\n')
     with pytest.raises(ManifestError, match=r"manifest\.toml: not UTF-8 text \(byte 34\)"):
         load_manifest(toml_path)
+
+
+def test_csv_unclosed_quote_is_named_and_the_rows_it_swallowed_are_read(tmp_path: Path) -> None:
+    runs_to_end = write(tmp_path / "open.csv", 'id,text\na1,"Pakistan spoke to the ""TTP"" today.\na2,Kabul replied.\na3,Washington watched.\n')
+    result = ingest_paths([runs_to_end])
+    assert [a.article_id for a in result.articles] == ["a2", "a3"]
+    assert all("Kabul" not in r.text or r.article_id == "a2" for r in result.records)
+    assert f"{runs_to_end}:2: unclosed quote" in messages(result) and "lines 3-4 read again as rows" in messages(result)
+    # the stray quote pairs with a later row's quote instead of running to the end of the file
+    mispaired = write(tmp_path / "pair.csv", 'id,text\nb1,"Pakistan spoke today.\nb2,Kabul replied.\nb3,"Washington watched."\n')
+    result = ingest_paths([mispaired])
+    assert [a.article_id for a in result.articles] == ["b2", "b3"]
+    assert f"{mispaired}:2: malformed CSV: ',' expected after '\"' on line 4" in messages(result)
+    glued = write(tmp_path / "glued.csv", 'id,text\nc1,"Pakistan" spoke.\nc2,Kabul replied.\n')
+    result = ingest_paths([glued])
+    assert [a.article_id for a in result.articles] == ["c2"]
+    assert f"{glued}:2: malformed CSV" in messages(result) and "text after a closing quote" in messages(result)
+
+
+def test_one_stray_byte_falls_back_to_cp1252_for_its_line_only(tmp_path: Path) -> None:
+    content = "Türkiye and Pakistan met in Doha.\nThe talks \x96 brief \x96 ended.\nTürkiye’s envoy left.\n"
+    txt = write(tmp_path / "stray.txt", content.encode().replace(b"\xc2\x96", b"\x96"))
+    result = ingest_paths([txt])
+    texts = [r.text for r in result.records]
+    assert texts == ["Türkiye and Pakistan met in Doha.", "The talks – brief – ended.", "Türkiye’s envoy left."]
+    assert [str(w) for w in result.warnings] == [
+        f"{txt}:2: not valid UTF-8 on line(s) 2 (first bad byte at offset 45); only those lines decoded as cp1252 (Windows-1252)"
+    ]
+    row = write(tmp_path / "stray.csv", b"id,text\ns1,T\xc3\xbcrkiye met Pakistan.\ns2,Caf\xe9 owners in Kabul.\n")
+    result = ingest_paths([row])
+    assert [r.text for r in result.records] == ["Türkiye met Pakistan.", "Café owners in Kabul."]
+    assert [w.line for w in result.warnings] == [3]
+
+
+def test_excluded_output_file_is_not_read_from_a_folder(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write(tmp_path / "a1.txt", ARTICLE)
+    out = tmp_path / "sentences.jsonl"
+    write_jsonl(out, ingest_paths([tmp_path], exclude=[out]).records)
+    with caplog.at_level("INFO", logger="annotate.corpus.readers"):
+        again = ingest_paths([tmp_path], exclude=[tmp_path / "." / "sentences.jsonl"])  # compared resolved
+    assert [a.article_id for a in again.articles] == ["a1"] and not again.errors
+    assert f"{out}: not read, it is this run's output file" in caplog.text
+    named = ingest_paths([out, tmp_path / "a1.txt"], exclude=[out])
+    assert f"{out}: is the output file of this run; not read as input" in messages(named)
+
+
+def test_manifest_ids_that_match_no_article_are_a_warning(tmp_path: Path) -> None:
+    write(tmp_path / "a1.txt", ARTICLE)
+    write(tmp_path / "a2.txt", "")  # read and failed: its id is not a typo
+    manifest = write(tmp_path / "manifest.toml", "".join(
+        f'[[article]]\nid = "{i}"\ntitle = "T"\n' for i in ("a1", "a2", "al", "a3")))
+    result = ingest_paths([tmp_path])
+    assert [str(w) for w in result.warnings] == [
+        f"{manifest}: 2 manifest entries match no article read: 'al', 'a3' (a typo in the id?)"
+    ]
+    assert result.records[0].title == "T"  # matched entries still apply
+    explicit = ingest_paths([tmp_path / "a1.txt"], manifest={"a1": ArticleMeta("a1"), "b": ArticleMeta("b")})
+    assert [str(w) for w in explicit.warnings] == ["manifest: 1 manifest entry matches no article read: 'b' (a typo in the id?)"]
+
+
+def test_utf16_files_apple_double_files_and_a_nul_in_one_csv_row(tmp_path: Path) -> None:
+    write(tmp_path / "notepad.txt", ("\ufeff" + ARTICLE_2).encode("utf-16-le"))
+    write(tmp_path / "excel.csv", "id,text\nu1,Türkiye and Pakistan met.\n".encode("utf-16"))
+    write(tmp_path / "._notepad.txt", b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
+    nul = write(tmp_path / "rows.csv", b"id,text\nn1,Pakistan\x00 spoke.\nn2,Kabul replied.\n")
+    result = ingest_paths([tmp_path])
+    assert [a.article_id for a in result.articles] == ["u1", "notepad", "n2"]
+    assert result.records[0].text == "Türkiye and Pakistan met."
+    assert [str(e) for e in result.errors] == [f"{nul}:2: field 'text' holds a NUL byte (binary data?); row skipped"]
+    assert not result.warnings

@@ -152,6 +152,7 @@ def ingest_paths(
     max_bytes: int = DEFAULT_MAX_BYTES,
     columns: ColumnMap = ColumnMap(),
     progress: bool = False,
+    exclude: Iterable[str | Path] = (),
 ) -> IngestResult:
     """Ingest ``.txt`` files, ``.jsonl`` / ``.csv`` corpora, or folders of them.
 
@@ -159,28 +160,36 @@ def ingest_paths(
     extend the default rules). Without ``manifest``, a ``manifest.toml`` / ``manifest.csv`` in a
     given folder is used. Bad files and rows become ``errors`` (naming file and line); the rest
     is still processed. Raises only for a malformed rules, registry or manifest file.
+    ``exclude`` names files never read (the output file: it may sit in a given folder). Manifest
+    entries whose id matches no article read become one warning per manifest file.
     """
     paths = [Path(p) for p in paths]
     if not isinstance(rules, CleaningRules):
         rules = load_rules(rules)
     if not isinstance(registry, ActorRegistry):
         registry = load_registry(registry)
+    metas: dict[str, ArticleMeta] = {}
+    meta_origin: dict[str, str] = {}  # article id -> the manifest it came from, for the warning
     if manifest is None:
-        metas: dict[str, ArticleMeta] = {}
         for folder in (p for p in paths if p.is_dir()):
             found = find_manifest(folder)
             if found:
-                metas.update(load_manifest(found))
+                loaded = load_manifest(found)
+                metas.update(loaded)
+                meta_origin.update(dict.fromkeys(loaded, str(found)))
     elif isinstance(manifest, dict):
         metas = manifest
+        meta_origin = dict.fromkeys(metas, "manifest")
     else:
         metas = load_manifest(manifest)
+        meta_origin = dict.fromkeys(metas, str(manifest))
 
-    files, issues = expand_paths(paths)
+    files, issues = expand_paths(paths, exclude=exclude)
     result = IngestResult()
     for issue in issues:
         (result.warnings if issue.severity == "warning" else result.errors).append(issue)
     origin: dict[str, str] = {}
+    read_ids: set[str] = set()  # every article read, also those that then failed
 
     bar = None
     if progress:
@@ -196,6 +205,7 @@ def ingest_paths(
                     (result.warnings if item.severity == "warning" else result.errors).append(item)
                     logger.debug("%s", item)
                     continue
+                read_ids.add(item.article_id)
                 _ingest_one(item, rules, registry, metas, origin, result)
                 if bar:
                     bar.update(min(len(item.text.encode("utf-8")), bar.total - bar.n))
@@ -204,7 +214,28 @@ def ingest_paths(
     finally:
         if bar:
             bar.close()
+    # a .txt file's id is its stem even when the file could not be read: its error says so already
+    read_ids.update(f.stem for f in files if f.suffix.lower() == ".txt")
+    result.warnings.extend(_unmatched_manifest_ids(metas, meta_origin, read_ids))
     return result
+
+
+def _unmatched_manifest_ids(
+    metas: dict[str, ArticleMeta], meta_origin: dict[str, str], seen: set[str]
+) -> list[CorpusIssue]:
+    """A manifest id that no article has is most often a typo, which silently loses metadata."""
+    by_file: dict[str, list[str]] = {}
+    for article_id in metas:
+        if article_id not in seen:
+            by_file.setdefault(meta_origin.get(article_id, "manifest"), []).append(article_id)
+    warnings = []
+    for where, ids in by_file.items():
+        shown = ", ".join(map(repr, ids[:10])) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+        entries = "entry matches" if len(ids) == 1 else "entries match"
+        message = f"{len(ids)} manifest {entries} no article read: {shown} (a typo in the id?)"
+        logger.debug("%s: %s", where, message)
+        warnings.append(CorpusIssue(where, message, severity="warning"))
+    return warnings
 
 
 def _ingest_one(

@@ -12,7 +12,7 @@ from models.cli.app import app
 @app.command("ingest")
 def ingest_command(
     paths: list[Path] = typer.Argument(..., help="Article .txt files, .jsonl/.csv corpora, or folders of them."),
-    out: Path = typer.Option(..., "--out", "-o", help="Where to write sentences.jsonl (written atomically)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write sentences.jsonl (written atomically; never read as input)."),
     strict: bool = typer.Option(False, "--strict", help="Fail (exit 1, write nothing) if any file or row has an error."),
     rules: Path | None = typer.Option(None, "--rules", help="Extra cleaning rules (TOML, same format as the defaults)."),
     actors: Path | None = typer.Option(None, "--actors", help="Actor registry TOML replacing the bundled one."),
@@ -38,6 +38,10 @@ def ingest_command(
     )
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)  # never wrap file paths
+    problem = _out_problem(out)
+    if problem:  # found before the work, not by os.replace after it
+        err.print(f"[red]error:[/red] {escape(problem)}", markup=True)
+        raise typer.Exit(2)
     try:
         result = ingest_paths(
             paths,
@@ -47,6 +51,7 @@ def ingest_command(
             max_bytes=max_bytes,
             columns=ColumnMap(text=text_field, id=id_field),
             progress=not quiet,
+            exclude=[out],  # a second run into the corpus folder must not read its own output
         )
     except (RulesError, RegistryError, ManifestError) as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True)
@@ -71,3 +76,15 @@ def ingest_command(
         raise typer.Exit(1)
     write_jsonl(out, result.records)
     typer.echo(f"wrote {out}: {summary}")
+
+
+def _out_problem(out: Path) -> str | None:
+    """Why ``out`` cannot be written as a file, or None."""
+    if out.is_dir():
+        return f"--out {out}: is a directory; give a file path such as {out / 'sentences.jsonl'}"
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"--out {out}: {parent} is a file, not a folder"
+            return None
+    return None
