@@ -1,8 +1,9 @@
 """The interface both stance classifiers share, and what every saved model directory holds.
 
-sklearn's estimator shape: the constructor only stores parameters, ``fit`` returns
-``self``, ``predict`` returns label names and ``predict_proba`` an array of shape
-``(n, n_classes)`` whose columns follow ``classes_`` (= ``load_label_set().stance``).
+sklearn's estimator shape: the constructor only stores parameters (``get_params`` /
+``set_params``, so ``sklearn.base.clone`` works), ``fit`` returns ``self``, ``predict``
+returns label names and ``predict_proba`` an array of shape ``(n, n_classes)`` whose
+columns follow ``classes_`` (= ``load_label_set().stance``).
 
 Probabilities are ``softmax(logits / temperature_)``: each model only implements
 :meth:`StanceClassifier.logits`; temperature scaling (``models.calibration``) sets
@@ -15,10 +16,14 @@ training provenance and metrics), beside the model's own weights.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
+import os
+import shutil
+import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,34 @@ from models.inputs import StanceInput
 
 LABELS_FILE = "labels.json"
 META_FILE = "slant_model.json"
+
+
+#: Files a saved model of either kind may consist of. A save removes those of them it did not
+#: write, so saving over another model leaves no stale head, weights or card behind.
+MODEL_FILES = frozenset({
+    LABELS_FILE, META_FILE, "README.md", "model.skops", "model.safetensors", "head.safetensors", "config.json",
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
+    "merges.txt", "added_tokens.json", "generation_config.json", "spiece.model", "sentencepiece.bpe.model",
+})
+
+
+def save_model_files(directory: str | Path, write: Callable[[Path], None]) -> Path:
+    """Run ``write(folder)`` on a fresh folder beside ``directory``, then move what it wrote into
+    ``directory`` and delete the :data:`MODEL_FILES` there that it did not write (files of an
+    earlier model). Other files in ``directory`` are left alone. Returns ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.saving-"))
+    try:
+        write(tmp)
+        written = {p.name for p in tmp.iterdir()}
+        for name in sorted(written):
+            os.replace(tmp / name, directory / name)
+        for name in sorted(MODEL_FILES - written):
+            (directory / name).unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return directory
 
 
 class ModelLoadError(RuntimeError):
@@ -102,6 +135,27 @@ class StanceClassifier(ABC):
         """Read a directory written by :meth:`save`; :class:`ModelLoadError` when unusable."""
 
     # -- shared -------------------------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return [name for name, p in inspect.signature(cls.__init__).parameters.items()
+                if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor arguments (scikit-learn convention): ``type(m)(**m.get_params())`` is an
+        unfitted copy, and ``sklearn.base.clone`` works. ``deep`` is accepted for
+        scikit-learn's sake; there are no nested estimators."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> StanceClassifier:
+        """Set constructor arguments; ``ValueError`` naming the valid ones for an unknown name."""
+        valid = self._param_names()
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise ValueError(f"unknown parameters {unknown} for {type(self).__name__}; valid: {valid}")
+        for key, value in params.items():
+            setattr(self, key, value)
+        return self
+
     def predict_proba(self, X: Sequence[StanceInput]) -> np.ndarray:
         """Calibrated probabilities, shape ``(n, n_classes)``, rows sum to 1; ``(0, k)`` for no input."""
         if len(X) == 0:

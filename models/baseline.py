@@ -18,14 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from annotate.labels import load_label_set
-from models.base import META_FILE, ModelLoadError, StanceClassifier
+from models.base import META_FILE, ModelLoadError, StanceClassifier, save_model_files
 from models.inputs import StanceInput, describe_target
 
 MODEL_FILE = "model.skops"
 PLACEHOLDER = "xtargetx"
 _WORD = re.compile(r"\w+", re.UNICODE)
 
-#: The only types the saved pipeline may contain; anything else fails to load.
+#: The only types the saved pipeline may contain; anything else fails to load. skops itself
+#: trusts every scikit-learn estimator, so :func:`saved_types` reads the file's schema and
+#: checks each type against this list (plus plain containers) before anything is loaded.
 TRUSTED_TYPES = [
     "sklearn.feature_extraction.text.TfidfVectorizer",
     "sklearn.feature_extraction.text.TfidfTransformer",
@@ -35,6 +37,33 @@ TRUSTED_TYPES = [
     "numpy.int64",
     "builtins.slice",
 ]
+
+
+#: Containers and arrays skops writes for any object; trusted along with TRUSTED_TYPES.
+_CONTAINER_TYPES = {"builtins.dict", "builtins.list", "builtins.tuple", "builtins.str", "builtins.int",
+                    "builtins.float", "builtins.bool", "builtins.NoneType", "numpy.ndarray"}
+#: Constructor parameters and their types (what ``slant_model.json`` "params" may set).
+_PARAM_TYPES = {"C": (int, float), "ngram_max": int, "min_df": int, "max_iter": int}
+
+
+def saved_types(path: str | Path) -> set[str]:
+    """Every ``module.Class`` named in a skops file's schema (its objects, types and arrays)."""
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("__module__"), str) and isinstance(node.get("__class__"), str):
+                found.add(f"{node['__module__']}.{node['__class__']}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
 
 def baseline_features(item: StanceInput, *, window: int = 4) -> str:
@@ -72,10 +101,6 @@ class BaselineStanceClassifier(StanceClassifier):
         self.min_df = min_df
         self.max_iter = max_iter
 
-    def get_params(self) -> dict:
-        """Constructor arguments (sklearn convention): ``type(m)(**m.get_params())`` is an unfitted copy."""
-        return {"C": self.C, "ngram_max": self.ngram_max, "min_df": self.min_df, "max_iter": self.max_iter}
-
     def fit(self, X: Sequence[StanceInput], y: Sequence[str], *, X_val: Sequence[StanceInput] | None = None,
             y_val: Sequence[str] | None = None) -> BaselineStanceClassifier:
         """Fit on all of ``X``; validation data is not needed (kept for the shared interface)."""
@@ -89,6 +114,8 @@ class BaselineStanceClassifier(StanceClassifier):
         y_idx = self.label_indices(y)
         if len(set(y_idx.tolist())) < 2:
             raise ValueError("the baseline needs at least two different labels in the training data")
+        # A refit that fails below must not leave the previous model's version on a half-fitted pipeline.
+        self.metadata_ = {}
         self.pipeline_ = Pipeline([
             ("tfidf", TfidfVectorizer(ngram_range=(1, self.ngram_max), min_df=self.min_df, sublinear_tf=True,
                                       lowercase=True)),
@@ -99,7 +126,7 @@ class BaselineStanceClassifier(StanceClassifier):
         self.metadata_ = {
             "model_version": f"{self.kind}-{self._digest()}",
             "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "params": self.get_params(),
+            "params": self.get_params(),  # C, ngram_max, min_df, max_iter
             "n_train": len(X),
             "n_validation": len(X_val) if X_val is not None else 0,
         }
@@ -117,30 +144,29 @@ class BaselineStanceClassifier(StanceClassifier):
         out[:, seen] = scores
         return out
 
-    def _digest(self) -> str:
+    def _digest(self, *, with_idf: bool = True) -> str:
+        """Digest of everything that scores: coefficients, intercepts, vocabulary and (since the
+        sixth session) the idf weights. ``with_idf=False`` is the earlier digest, accepted on
+        load for models saved before."""
         logreg = self.pipeline_.named_steps["logreg"]
+        tfidf = self.pipeline_.named_steps["tfidf"]
         digest = hashlib.sha256(np.ascontiguousarray(logreg.coef_).tobytes())
         digest.update(np.ascontiguousarray(logreg.intercept_).tobytes())
-        digest.update(" ".join(sorted(self.pipeline_.named_steps["tfidf"].vocabulary_)).encode())
+        digest.update(" ".join(sorted(tfidf.vocabulary_)).encode())
+        if with_idf:
+            vocabulary = tfidf.vocabulary_
+            order = np.asarray([vocabulary[t] for t in sorted(vocabulary)], dtype=np.int64)
+            digest.update(np.ascontiguousarray(np.asarray(tfidf.idf_, dtype=np.float64)[order]).tobytes())
         return digest.hexdigest()[:12]
 
     def save(self, directory: str | Path) -> Path:
-        import os
-        import tempfile
-
         import skops.io as sio
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".model.", suffix=".skops")
-        os.close(fd)
-        try:
-            sio.dump(self.pipeline_, tmp)
-            os.replace(tmp, directory / MODEL_FILE)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-        self._write_common(directory)
-        return directory
+        def write(folder: Path) -> None:
+            sio.dump(self.pipeline_, folder / MODEL_FILE)
+            self._write_common(folder)
+
+        return save_model_files(directory, write)
 
     @classmethod
     def load(cls, directory: str | Path) -> BaselineStanceClassifier:
@@ -155,7 +181,9 @@ class BaselineStanceClassifier(StanceClassifier):
         if not path.is_file():
             raise ModelLoadError(f"{path}: missing model file")
         try:
-            untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
+            allowed = set(TRUSTED_TYPES) | _CONTAINER_TYPES
+            untrusted = sorted((saved_types(path) - allowed)
+                               | {t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES})
             if untrusted:
                 raise ModelLoadError(f"{path}: refuses to load untrusted types {untrusted}")
             self.pipeline_ = sio.load(path, trusted=TRUSTED_TYPES)
@@ -167,6 +195,15 @@ class BaselineStanceClassifier(StanceClassifier):
         if not isinstance(params, dict):
             raise ModelLoadError(f"{directory / META_FILE}: params must be an object, not {params!r}")
         for key, value in params.items():
+            # Only constructor arguments: "params" must not reach classes_ or temperature_,
+            # which labels.json and the checked temperature set.
+            expected = _PARAM_TYPES.get(key)
+            if expected is None or isinstance(value, bool) or not isinstance(value, expected):
+                raise ModelLoadError(f"{directory / META_FILE}: params {key!r}={value!r} is not one of "
+                                     f"{sorted(_PARAM_TYPES)} with the right type")
             setattr(self, key, value)
-        self._check_digest(directory, self._digest())
+        version = self.metadata_["model_version"].removeprefix(f"{self.kind}-")
+        # Models saved before the digest covered the idf weights carry the earlier digest.
+        legacy = self._digest(with_idf=False)
+        self._check_digest(directory, legacy if version == legacy else self._digest())
         return self

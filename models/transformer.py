@@ -87,18 +87,32 @@ class TransformerStanceClassifier(StanceClassifier):
     def fit(self, X: Sequence[StanceInput], y: Sequence[str], *, X_val: Sequence[StanceInput] | None = None,
             y_val: Sequence[str] | None = None) -> TransformerStanceClassifier:
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        from models.transformer_training import train_loop
 
         args = self.args or TrainingArguments()
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} pairs but y has {len(y)} labels")
         if len(X) == 0:
             raise ValueError("cannot fit on an empty training set")
+        # Labels first: a refit that fails here keeps the fitted model whole.
+        self.classes_ = load_label_set().stance
+        y_idx = self.label_indices(y)
+        y_val_idx = self.label_indices(y_val) if X_val is not None and y_val is not None and len(X_val) else None
+        threads = torch.get_num_threads()
+        try:
+            return self._fit(X, y_idx, X_val, y_val_idx, args=args)
+        finally:
+            torch.set_num_threads(threads)  # training's thread count is not the caller's
+
+    def _fit(self, X, y_idx, X_val, y_val_idx, *, args: TrainingArguments) -> TransformerStanceClassifier:
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from models.transformer_training import train_loop
+
+        # From here on the previous fit is gone: no version may outlive its weights.
+        self.metadata_ = {}
         torch.set_num_threads(args.threads)
         set_seed(args.seed)
-        self.classes_ = load_label_set().stance
         base = str(self.base_model or default_base_model())
         self.tokenizer_ = AutoTokenizer.from_pretrained(base)
         self.pooling_ = args.pooling
@@ -116,10 +130,9 @@ class TransformerStanceClassifier(StanceClassifier):
             self.model_ = pooled_classifier.build(base, pooling=args.pooling, n_labels=len(self.classes_),
                                                   id2label=dict(enumerate(self.classes_)))
         self._runner = None
-        y_idx = self.label_indices(y)
         val = None
-        if X_val is not None and y_val is not None and len(X_val):
-            val = (self.encode(X_val, max_length=args.max_length), self.label_indices(y_val))
+        if y_val_idx is not None:
+            val = (self.encode(X_val, max_length=args.max_length), y_val_idx)
         history = train_loop(self.model_, self.encode(X, max_length=args.max_length), y_idx, val,
                              args=args, n_classes=len(self.classes_), pad_id=self.tokenizer_.pad_token_id)
         self.model_.eval()
@@ -220,15 +233,16 @@ class TransformerStanceClassifier(StanceClassifier):
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.model_.save_pretrained(directory, safe_serialization=True)
-        self.tokenizer_.save_pretrained(directory)
-        self._write_common(directory)
+        from models.base import save_model_files
         from models.model_card import write_model_card
 
-        write_model_card(directory, self)
-        return directory
+        def write(folder: Path) -> None:
+            self.model_.save_pretrained(folder, safe_serialization=True)
+            self.tokenizer_.save_pretrained(folder)
+            self._write_common(folder)
+            write_model_card(folder, self)
+
+        return save_model_files(directory, write)
 
     @classmethod
     def load(cls, directory: str | Path, *, runtime: str = "fp32", threads: int | None = None,
@@ -237,6 +251,8 @@ class TransformerStanceClassifier(StanceClassifier):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         directory = Path(directory)
+        if runtime not in RUNTIMES:  # at load, as for the baseline, not at the first predict
+            raise ValueError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
         if not directory.is_dir():
             raise ModelLoadError(f"{directory}: model directory not found")
         self = cls(runtime=runtime, workers=workers)

@@ -78,3 +78,75 @@ def test_unknown_label_in_training_data(data):
     X, y = from_dataset(data["train"])
     with pytest.raises(ValueError, match="unknown label 'positive'"):
         create_model("baseline").fit(X, ["positive"] + list(y[1:]))
+
+
+def test_clone_get_and_set_params_follow_scikit_learn(fitted):
+    from sklearn.base import clone
+
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params() and not hasattr(copy, "pipeline_")
+    assert copy.set_params(C=1.0) is copy and copy.C == 1.0
+    with pytest.raises(ValueError, match=r"unknown parameters \['c'\].*valid: \['C', 'ngram_max'"):
+        copy.set_params(c=1.0)
+
+
+def test_params_in_the_metadata_cannot_set_labels_or_temperature(tmp_path, fitted):
+    fitted.save(tmp_path / "m")
+    meta_path = tmp_path / "m" / "slant_model.json"
+    meta = json.loads(meta_path.read_text())
+    meta["params"].update(classes_=["a", "b", "c"], temperature_=-1)
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match="params 'classes_'"):
+        load_model(tmp_path / "m")
+    meta["params"] = {**fitted.get_params(), "C": "4"}
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match="params 'C'='4'"):
+        load_model(tmp_path / "m")
+
+
+def test_the_version_covers_the_idf_weights_and_old_versions_still_load(tmp_path, fitted, data):
+    import skops.io as sio
+
+    from models.baseline import MODEL_FILE, TRUSTED_TYPES
+
+    fitted.save(tmp_path / "m")
+    path = tmp_path / "m" / MODEL_FILE
+    pipeline = sio.load(path, trusted=TRUSTED_TYPES)
+    pipeline.named_steps["tfidf"].idf_ = pipeline.named_steps["tfidf"].idf_ * 2  # same coefficients, other scores
+    sio.dump(pipeline, path)
+    with pytest.raises(ModelLoadError, match="not the saved model's"):
+        load_model(tmp_path / "m")
+    # A model saved before the idf weights were digested carries the earlier digest and loads.
+    fitted.save(tmp_path / "old")
+    meta_path = tmp_path / "old" / "slant_model.json"
+    meta = json.loads(meta_path.read_text())
+    meta["model_version"] = f"baseline-{fitted._digest(with_idf=False)}"
+    meta_path.write_text(json.dumps(meta))
+    X_test, _ = from_dataset(data["test"])
+    assert np.array_equal(load_model(tmp_path / "old").predict_proba(X_test), fitted.predict_proba(X_test))
+
+
+def test_a_scikit_learn_type_outside_the_trusted_list_is_refused(tmp_path, data):
+    """skops trusts every scikit-learn estimator; the saved file's types are checked against
+    the baseline's own list, so a pipeline with another step does not load."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import MaxAbsScaler
+
+    X, y = from_dataset(data["train"])
+    model = create_model("baseline").fit(X, y)
+    steps = model.pipeline_.steps
+    model.pipeline_ = Pipeline([steps[0], ("scale", MaxAbsScaler().fit(model.pipeline_[:1].transform(["x y"]))),
+                                steps[1]])
+    model.save(tmp_path / "m")
+    with pytest.raises(ModelLoadError, match=r"untrusted types \['sklearn.preprocessing._data.MaxAbsScaler'\]"):
+        load_model(tmp_path / "m")
+
+
+def test_a_failed_refit_leaves_no_version_on_a_half_fitted_model(data):
+    X, y = from_dataset(data["train"])
+    model = create_model("baseline").fit(X, y)
+    model.set_params(min_df=10_000)  # no term is that frequent: the vectorizer fails
+    with pytest.raises(ValueError):
+        model.fit(X, y)
+    with pytest.raises(RuntimeError, match="no model_version"):
+        model.model_version

@@ -202,3 +202,63 @@ def test_balanced_class_weight_learns_a_skewed_set_and_bad_values_are_refused(tm
     predicted = model.with_runtime("fp32").predict(X_test)
     # Rare classes are still predicted: the loss did not let the common class swallow them.
     assert len(set(np.asarray(predicted).tolist())) >= 2, predicted
+
+
+def test_a_refit_with_a_bad_label_keeps_the_fitted_model_and_threads_are_restored(data, fitted):
+    import dataclasses
+
+    import torch
+
+    X, y = from_dataset(data["train"])
+    X_test, _ = from_dataset(data["test"])
+    before_version, before = fitted.model_version, fitted.predict_proba(X_test)
+    with pytest.raises(ValueError, match="unknown label 'bogus'"):
+        fitted.fit(X, list(y[:-1]) + ["bogus"])
+    # Before, the weights were already replaced by a fresh model under the old version.
+    assert fitted.model_version == before_version
+    assert np.array_equal(fitted.predict_proba(X_test), before)
+
+    threads = torch.get_num_threads()
+    small = TransformerStanceClassifier(base_model=fitted.base_model or fitted.metadata_["base_model"],
+                                        args=dataclasses.replace(FAST, threads=1, max_steps=2))
+    small.fit(X, y)
+    assert torch.get_num_threads() == threads  # training's one thread did not stay the process's
+
+
+def test_clone_gives_an_unfitted_copy_with_the_same_parameters(fitted):
+    from sklearn.base import clone
+
+    copy = clone(fitted)
+    assert copy.get_params().keys() == {"base_model", "args", "runtime", "workers"}
+    assert copy.args == fitted.args and not hasattr(copy, "model_")
+    with pytest.raises(ValueError, match="valid: \\['base_model', 'args', 'runtime', 'workers'\\]"):
+        copy.set_params(lr=1.0)
+
+
+def test_saving_over_another_model_leaves_none_of_its_files(tmp_path, data, fitted):
+    import dataclasses
+
+    from models.baseline import MODEL_FILE
+    from models.pooled_classifier import HEAD_FILE
+    from models.registry import create_model
+
+    X, y = from_dataset(data["train"])
+    target = tmp_path / "m"
+    fitted.save(target)
+    (target / "notes.txt").write_text("mine")
+    assert (target / HEAD_FILE).is_file()
+    cls_model = TransformerStanceClassifier(base_model=fitted.metadata_["base_model"],
+                                            args=dataclasses.replace(FAST, pooling="cls", max_steps=2))
+    cls_model.fit(X, y).save(target)
+    assert not (target / HEAD_FILE).exists()  # a stale head would be read by --base-model
+    assert load_model(target).model_version == cls_model.model_version
+    create_model("baseline").fit(X, y).save(target)
+    left = {p.name for p in target.iterdir()}
+    assert left == {MODEL_FILE, LABELS_FILE, "slant_model.json", "notes.txt"}  # the user's file stays
+    assert load_model(target).kind == "baseline"
+
+
+def test_an_unknown_runtime_is_refused_at_load(tmp_path, fitted):
+    fitted.save(tmp_path / "m")
+    with pytest.raises(ValueError, match="unknown runtime 'int9'; valid: fp32, int8"):
+        load_model(tmp_path / "m", runtime="int9")
