@@ -149,4 +149,4 @@ def test_a_failed_refit_leaves_no_version_on_a_half_fitted_model(data):
     with pytest.raises(ValueError):
         model.fit(X, y)
     with pytest.raises(RuntimeError, match="no model_version"):
-        model.model_version
+        _ = model.model_version
