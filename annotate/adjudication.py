@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -40,7 +41,7 @@ from annotate.labels import (
     STANCE_CONTROL_PREFIX,
     load_label_set,
 )
-from annotate.schema import AnnotationRecord, Mention, SentenceRecord
+from annotate.schema import AnnotationRecord, Mention, SentenceRecord, records_of
 
 log = logging.getLogger(__name__)
 
@@ -173,11 +174,13 @@ def _valid_vote(record: AnnotationRecord, stance: Sequence[str], *, warn: bool =
     return True
 
 
-def adjudicate(records: Iterable[AnnotationRecord], *, tie_policy: str = "unresolved") -> list[AdjudicatedLabel]:
+def adjudicate(records: Iterable[AnnotationRecord] | str | os.PathLike, *,
+               tie_policy: str = "unresolved") -> list[AdjudicatedLabel]:
     """Settle one label per (sentence, target); see the module docstring for the rules.
 
     Args:
-        records: annotation records (any order; several annotators, exports merged).
+        records: annotation records (any order; several annotators, exports merged), dicts
+            of them, or the path of an ``annotations.jsonl``.
         tie_policy: name in :data:`TIE_POLICIES` (``unresolved``, ``neutral``, ``first``,
             ``median``).
 
@@ -190,6 +193,7 @@ def adjudicate(records: Iterable[AnnotationRecord], *, tie_policy: str = "unreso
         that vote ignored.)
     """
     policy = get_tie_policy(tie_policy)
+    records = records_of(records, AnnotationRecord, name="records")
     stance = load_label_set().stance
     latest: dict[tuple[str, str], dict[str, AnnotationRecord]] = {}
     ground_truth: dict[tuple[str, str], AnnotationRecord] = {}
@@ -263,6 +267,20 @@ def write_adjudicated(labels: Iterable[AdjudicatedLabel], path: str | Path) -> P
     path = Path(path)
     atomic_write_text(path, "".join(json.dumps(l.to_dict(), ensure_ascii=False) + "\n" for l in labels))
     return path
+
+
+def is_adjudicated_file(path: str | Path) -> bool:
+    """True when the file's first record has the adjudicated-label shape (``votes``,
+    ``resolved_by``), as ``slant adjudicate`` writes; else (annotations, or unreadable: the
+    annotation reader then names the problem) False."""
+    try:
+        with Path(path).open(encoding="utf-8-sig") as handle:
+            for line in handle:
+                if line.strip():
+                    return {"votes", "resolved_by"} <= set(json.loads(line))
+    except (OSError, ValueError, TypeError, UnicodeDecodeError):
+        return False
+    return False
 
 
 def read_adjudicated(path: str | Path) -> list[AdjudicatedLabel]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from annotate.labels import load_label_set
-from annotate.schema import AnnotationRecord
+from annotate.schema import AnnotationRecord, records_of
 
 log = logging.getLogger(__name__)
 
@@ -377,7 +378,7 @@ def _group_report(
 
 
 def agreement_report(
-    records: Iterable[AnnotationRecord],
+    records: Iterable[AnnotationRecord] | str | os.PathLike,
     *,
     n_boot: int = 1000,
     seed: int = 0,
@@ -385,6 +386,7 @@ def agreement_report(
 ) -> dict[str, Any]:
     """Agreement per target and overall, as a JSON-ready dict (schema in ``docs/schema.md``).
 
+    ``records``: annotation records, dicts of them, or the path of an ``annotations.jsonl``.
     An item is one (sentence, target). Only submitted labels that give a stance count;
     skipped and cancelled annotations, off-target flags ("not that actor", "not about
     engagement") and blank answers are excluded and counted under ``excluded``. Items with
@@ -396,7 +398,7 @@ def agreement_report(
     taken in (sentence id, target) order, so reordered input gives the same intervals.
     """
     stance = load_label_set().stance
-    labels, excluded = collect_labels(records)
+    labels, excluded = collect_labels(records_of(records, AnnotationRecord, name="records"))
     # Items in a fixed order, so the bootstrap draws (row indices) and with them the
     # intervals depend on the data and the seed, not on the order of the input records.
     labels = dict(sorted(labels.items()))

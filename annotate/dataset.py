@@ -31,7 +31,7 @@ from annotate.adjudication import AdjudicatedLabel, adjudicate
 from annotate.dataset_features import FEATURE_NAMES, stance_features
 from annotate.jsonl import read_jsonl
 from annotate.labels import ENGAGEMENT_TARGET, load_label_set
-from annotate.schema import AnnotationRecord, Mention, SentenceRecord
+from annotate.schema import AnnotationRecord, Mention, SentenceRecord, records_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
@@ -48,7 +48,8 @@ class AnnotationFileError(ValueError):
 # ----------------------------------------------------------------------------- reading
 
 
-def read_annotations(paths: Sequence[str | Path], *, errors: list[str] | None = None) -> list[AnnotationRecord]:
+def read_annotations(paths: Sequence[str | Path] | str | Path, *,
+                     errors: list[str] | None = None) -> list[AnnotationRecord]:
     """Read and merge ``annotations.jsonl`` files (one :class:`AnnotationRecord` per line).
 
     Args:
@@ -60,6 +61,8 @@ def read_annotations(paths: Sequence[str | Path], *, errors: list[str] | None = 
     Raises:
         AnnotationFileError: a file is missing or not UTF-8, or (``errors is None``) a line is bad.
     """
+    if isinstance(paths, (str, os.PathLike)):  # one path, not its characters
+        paths = [paths]
     records: list[AnnotationRecord] = []
     for path in paths:
         records += read_jsonl(path, AnnotationRecord.from_dict, errors=errors, error=AnnotationFileError,
@@ -233,7 +236,19 @@ def build_dataset(
     """
     import datasets
 
-    items = list(records_or_adjudicated)
+    if isinstance(records_or_adjudicated, (str, os.PathLike)):
+        # a path, as `slant dataset` takes: adjudicated.jsonl or annotations.jsonl
+        from annotate.adjudication import is_adjudicated_file, read_adjudicated
+
+        path = records_or_adjudicated
+        items = (read_adjudicated(path) if is_adjudicated_file(path)
+                 else records_of(path, AnnotationRecord, name="records_or_adjudicated"))
+    elif isinstance(records_or_adjudicated, (AnnotationRecord, AdjudicatedLabel, Mapping)) \
+            or not isinstance(records_or_adjudicated, Iterable):
+        raise TypeError("records_or_adjudicated must be a path or an iterable of AnnotationRecords or "
+                        f"AdjudicatedLabels, not {type(records_or_adjudicated).__name__}")
+    else:
+        items = list(records_or_adjudicated)
     if items and all(isinstance(i, AnnotationRecord) for i in items):
         items = adjudicate(items, tie_policy=tie_policy)
     elif not all(isinstance(i, AdjudicatedLabel) for i in items):
@@ -245,7 +260,11 @@ def build_dataset(
                          f"(e.g. {', '.join(repeated[:3])}): a row would be trained on twice; merge them first "
                          "(annotate.adjudication.merge_adjudicated)")
     if sentences is not None and not isinstance(sentences, Mapping):
-        sentences = {s.sentence_id: s for s in sentences}
+        sentences = {s.sentence_id: s for s in records_of(sentences, SentenceRecord, name="sentences")}
+    if isinstance(manifest, (str, os.PathLike)):  # a manifest file, as `slant dataset --manifest` takes
+        from annotate.corpus import load_manifest
+
+        manifest = load_manifest(manifest)
     rows, left_out = dataset_rows(items, sentences=sentences, manifest=manifest)
     log.info("dataset: %d rows; left out %s", len(rows), dict(left_out) or "nothing")
     assignment = split_articles((r["article_id"] for r in rows), seed=seed,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
@@ -170,6 +171,37 @@ def unique_sentences(records: Iterable[SentenceRecord]) -> tuple[list[SentenceRe
     for record in records:
         first.setdefault(record.sentence_id, record)
     return list(first.values()), len(records) - len(first)
+
+
+def records_of(value: Any, cls: type, *, name: str) -> list:
+    """``value`` as a list of ``cls`` records, for API functions that take records the way the
+    CLI takes files: a path (``str`` / ``PathLike``: a JSON Lines file, strict, errors name the
+    file and line), an iterable of ``cls`` records, or of dicts (``cls.from_dict``).
+
+    Raises:
+        TypeError: naming ``name`` when ``value`` is none of these (a single record, a
+            ``PullResult`` instead of its ``records``, ...).
+        annotate.jsonl.JsonlError: a path that is missing or holds a bad line.
+    """
+    from annotate.jsonl import JsonlError, read_jsonl
+
+    if isinstance(value, (str, os.PathLike)):
+        return read_jsonl(value, cls.from_dict, bad_record=f"not a {cls.__name__}")
+    if isinstance(value, (cls, Mapping)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a path or an iterable of {cls.__name__}s (or dicts), "
+                        f"not {type(value).__name__}")
+    out = []
+    for i, item in enumerate(value):
+        if isinstance(item, cls):
+            out.append(item)
+        elif isinstance(item, Mapping):
+            try:
+                out.append(cls.from_dict(dict(item)))
+            except (TypeError, ValueError, KeyError) as exc:
+                raise JsonlError(f"{name}[{i}]: not a {cls.__name__}: {exc}") from None
+        else:
+            raise TypeError(f"{name}[{i}] is a {type(item).__name__}, not a {cls.__name__} (or dict)")
+    return out
 
 
 _warned_unknown: set[tuple[str, frozenset[str]]] = set()

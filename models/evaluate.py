@@ -3,7 +3,6 @@ matrix, calibration before/after temperature scaling)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from models.base import StanceClassifier, softmax
@@ -51,33 +50,45 @@ def evaluate_model(model: StanceClassifier, split: Any, *, validation: Any = Non
     return report
 
 
-def evaluate(model_dir: str | Path, dataset: Any, *, split: str = "test", refit_temperature: bool = False,
+def evaluate(model: Any, dataset: Any, *, split: str = "test", refit_temperature: bool = False,
              runtime: str | None = None) -> dict[str, Any]:
-    """Load a saved model and evaluate it on ``split`` of ``dataset`` (path or DatasetDict).
+    """Evaluate a model on ``split`` of ``dataset`` (path or DatasetDict), as ``slant evaluate``.
 
+    ``model`` is a saved model's directory or a fitted classifier (left unchanged).
     ``refit_temperature`` also fits a temperature on the dataset's validation split and
     reports ECE with it (useful when the model was calibrated on another domain).
     ``runtime`` applies to transformers (``"fp32"``, default, or ``"int8"``).
 
     Raises:
-        ValueError: an unknown runtime, or dataset labels that are not the model's classes.
+        ValueError: an unknown runtime, a refit without a validation split, or dataset
+            labels that are not the model's classes.
     """
-    from models.data import resolve_splits, split_by_name
+    from models.base import StanceClassifier
+    from models.data import DatasetLoadError, split_by_name
     from models.registry import load_model
     from models.transformer import RUNTIMES
 
     if runtime is not None and runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
-    model = load_model(model_dir, **({"runtime": runtime} if runtime else {}))
+    if isinstance(model, StanceClassifier):
+        where = f"<{type(model).__name__} {model.model_version}>"
+        if runtime is not None and getattr(model, "runtime", runtime) != runtime:
+            import copy
+
+            model = copy.copy(model).with_runtime(runtime)
+    else:
+        where = str(model)
+        model = load_model(model, **({"runtime": runtime} if runtime else {}))
     part = split_by_name(dataset, split)
     validation = None
     if refit_temperature:
-        validation = resolve_splits(dataset).validation
-        if validation is None:
-            raise ValueError("--refit-temperature needs a validation split, and the dataset has none")
+        try:  # the validation split only: a dataset without a train split is fine here
+            validation = split_by_name(dataset, "validation")
+        except DatasetLoadError:
+            raise ValueError("refitting the temperature needs a validation split, and the dataset has none") from None
     report = evaluate_model(model, part, validation=validation)
     report["split"] = split
-    report["model_dir"] = str(model_dir)
+    report["model_dir"] = where
     return report
 
 

@@ -97,7 +97,11 @@ def run_pipeline(
     from annotate.labelstudio.pull import pull, pull_from_file
     from annotate.report import ReportOptions, make_report
     from annotate.report.writer import atomic_write_text
+    from models.registry import get_model_class
 
+    get_model_class(model)  # an unknown name fails now, not after ingest, labels and the dataset
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
     started = time.perf_counter()
     seeds, work = Path(seeds), Path(work)
     work.mkdir(parents=True, exist_ok=True)

@@ -73,12 +73,20 @@ def _encoder(path: str | Path):
     BERT-like classes take ``add_pooling_layer``; others (DistilBERT, ...) have no pooler
     and refuse the argument.
     """
+    import transformers.utils.logging as hf_logging
     from transformers import AutoModel
 
+    # Leaving the checkpoint's pooler out is the point; transformers would print it as a
+    # table of UNEXPECTED keys that reads like a fault (the CLI silences transformers anyway).
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
     try:
-        return AutoModel.from_pretrained(path, add_pooling_layer=False)
-    except TypeError:
-        return AutoModel.from_pretrained(path)
+        try:
+            return AutoModel.from_pretrained(path, add_pooling_layer=False)
+        except TypeError:
+            return AutoModel.from_pretrained(path)
+    finally:
+        hf_logging.set_verbosity(verbosity)
 
 
 def build(base: str, *, pooling: str, n_labels: int, id2label: dict[int, str]) -> Any:

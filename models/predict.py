@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotate.atomic import atomic_write_jsonl
-from annotate.schema import PredictionRecord
+from annotate.schema import PredictionRecord, SentenceRecord, records_of, unique_sentences
 from models.base import StanceClassifier
 from models.inputs import StanceInput, from_sentence
 
@@ -30,6 +31,7 @@ class PredictSummary:
     errors: list[str] = field(default_factory=list)
     out: Path | None = None
     model_version: str = ""
+    records: list[PredictionRecord] = field(default_factory=list, repr=False)  # what was predicted
 
 
 def predict_records(model: StanceClassifier, items: Sequence[StanceInput], *, batch_size: int = 256,
@@ -53,12 +55,17 @@ def predict_records(model: StanceClassifier, items: Sequence[StanceInput], *, ba
     return records
 
 
-def predict(sentences: str | Path, *, model: str | Path | StanceClassifier, out: str | Path,
-            runtime: str | None = None, batch_size: int = 1024, progress: bool = True) -> PredictSummary:
+def predict(sentences: str | Path | Sequence[SentenceRecord], *, model: str | Path | StanceClassifier,
+            out: str | Path | None = None, runtime: str | None = None, batch_size: int = 1024,
+            progress: bool = True) -> PredictSummary:
     """Predict every (sentence, target) pair of ``sentences`` and write ``out``.
 
     Args:
+        sentences: a ``sentences.jsonl`` path (bad lines are reported and skipped) or
+            :class:`SentenceRecord` objects (or dicts of them).
         model: a saved model directory or a loaded classifier.
+        out: the predictions file to write (atomically); ``None`` writes nothing. Either
+            way the predictions are in the summary's ``records``.
         runtime: transformer inference path: ``"fp32"`` (default) or ``"int8"``.
         batch_size: pairs handed to the model at once (it length-sorts them internally).
     """
@@ -73,18 +80,25 @@ def predict(sentences: str | Path, *, model: str | Path | StanceClassifier, out:
         clf = load_model(model, **({"runtime": runtime} if runtime else {}))
     summary = PredictSummary(model_version=clf.model_version)
     items: list[StanceInput] = []
-    # The same tolerant reader as pre-annotation: bad lines are reported, the rest predicted.
-    sentence_records, summary.errors = read_sentences(sentences)
+    if isinstance(sentences, (str, os.PathLike)):
+        # The same tolerant reader as pre-annotation: bad lines are reported, the rest predicted.
+        sentence_records, summary.errors = read_sentences(sentences)
+        where = str(sentences)
+    else:
+        sentence_records, _ = unique_sentences(records_of(sentences, SentenceRecord, name="sentences"))
+        where = "sentences"
     if summary.errors:  # each one is in summary.errors (file:line: what is wrong)
         log.warning("%s: %d problem(s), first: %s", sentences, len(summary.errors), summary.errors[0])
     if not sentence_records:  # fail before writing: an earlier predictions file stays as it was
-        raise ValueError(f"{sentences}: no valid sentence records ({len(summary.errors)} bad lines); "
-                         f"{out} not written")
+        outcome = f"{out} not written" if out is not None else "nothing predicted"
+        raise ValueError(f"{where}: no valid sentence records ({len(summary.errors)} bad lines); {outcome}")
     for record in sentence_records:
         summary.sentences += 1
         items.extend(from_sentence(record))
     records = predict_records(clf, items, batch_size=batch_size, progress=progress)
     summary.pairs = len(records)
-    atomic_write_jsonl(out, records)
-    summary.out = Path(out)
+    summary.records = records
+    if out is not None:
+        atomic_write_jsonl(out, records)
+        summary.out = Path(out)
     return summary

@@ -329,3 +329,18 @@ def test_utf16_files_apple_double_files_and_a_nul_in_one_csv_row(tmp_path: Path)
     assert result.records[0].text == "Türkiye and Pakistan met."
     assert [str(e) for e in result.errors] == [f"{nul}:2: field 'text' holds a NUL byte (binary data?); row skipped"]
     assert not result.warnings
+
+
+def test_ingest_does_not_import_torch_and_torch_still_imports_after(tmp_path: Path) -> None:
+    """spaCy's thinc imports torch when it is installed (4 s); ingest keeps it out, and a
+    later `import torch` in the same process (slant run trains next) still works."""
+    import subprocess
+    import sys
+
+    seeds = Path(__file__).resolve().parent.parent / "seeds"
+    script = ("import sys\nfrom annotate.corpus import ingest_paths\n"
+              f"result = ingest_paths([{str(seeds)!r}])\n"
+              "print(len(result.records), 'torch' in sys.modules)\n"
+              "import torch\nprint(float(torch.ones(3).sum()))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300)
+    assert out.stdout.split() == ["242", "False", "3.0"], out.stderr

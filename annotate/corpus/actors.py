@@ -130,9 +130,10 @@ class ActorRegistry:
 
     # -- matching ------------------------------------------------------------------------
     def _build_matchers(self) -> tuple[PhraseMatcher, PhraseMatcher]:
-        from spacy.matcher import PhraseMatcher
+        from annotate.corpus.sentences import import_spacy, sentence_pipeline
 
-        from annotate.corpus.sentences import sentence_pipeline
+        import_spacy()
+        from spacy.matcher import PhraseMatcher
 
         nlp = sentence_pipeline()
         lower = PhraseMatcher(nlp.vocab, attr="LOWER")

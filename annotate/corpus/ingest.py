@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -144,7 +145,7 @@ def _merge_meta(row_meta: ArticleMeta | None, manifest_meta: ArticleMeta | None)
 
 
 def ingest_paths(
-    paths: Iterable[str | Path],
+    paths: Iterable[str | Path] | str | Path,
     *,
     rules: CleaningRules | str | Path | None = None,
     registry: ActorRegistry | str | Path | None = None,
@@ -163,6 +164,8 @@ def ingest_paths(
     ``exclude`` names files never read (the output file: it may sit in a given folder). Manifest
     entries whose id matches no article read become one warning per manifest file.
     """
+    if isinstance(paths, (str, os.PathLike)):  # one path, not its characters
+        paths = [paths]
     paths = [Path(p) for p in paths]
     if not isinstance(rules, CleaningRules):
         rules = load_rules(rules)

@@ -58,7 +58,26 @@ _SENTENCE_STARTERS = {
 }
 
 
+def import_spacy() -> None:
+    """Import spaCy without torch. spaCy's thinc imports torch whenever it is installed (4 of
+    spaCy's 5 s import time here), though a tokenizer and sentencizer never use it, and
+    ``annotate`` does not import torch. ``sys.modules["torch"] = None`` makes that import fail
+    for the moment spaCy loads; torch imports normally afterwards. If torch is already loaded
+    (``slant run`` after training), nothing is changed."""
+    import sys
+
+    if "spacy" in sys.modules or "torch" in sys.modules:
+        return
+    sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        import spacy  # noqa: F401
+    finally:
+        if sys.modules.get("torch", False) is None:
+            del sys.modules["torch"]
+
+
 def _register_components() -> None:
+    import_spacy()
     from spacy.language import Language
 
     if _ABBREVIATION_BOUNDARY in Language.factories:
@@ -159,6 +178,7 @@ def _ends_sentence(word: str) -> bool:
 @lru_cache(maxsize=1)
 def sentence_pipeline() -> Language:
     """A blank English pipeline with the sentencizer (cached; built on first use)."""
+    import_spacy()
     import spacy
     from spacy.util import compile_infix_regex, compile_suffix_regex
 

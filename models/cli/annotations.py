@@ -6,7 +6,6 @@ Thin wrappers over :mod:`annotate.agreement`, :mod:`annotate.adjudication` and
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -185,7 +184,13 @@ def dataset_command(
     strict: bool = typer.Option(False, "--strict", help="Abort on any bad line instead of skipping it."),
 ) -> None:
     """Build the train/validation/test stance dataset (grouped by article) and save it."""
-    from annotate.adjudication import adjudicate, get_tie_policy, merge_adjudicated, read_adjudicated
+    from annotate.adjudication import (
+        adjudicate,
+        get_tie_policy,
+        is_adjudicated_file,
+        merge_adjudicated,
+        read_adjudicated,
+    )
     from annotate.dataset import (
         adjudicated_provenance,
         agreement_summary,
@@ -201,7 +206,7 @@ def dataset_command(
     per_file = {}
     adjudicated_files, annotation_files = {}, []
     for path in annotations:
-        if _is_adjudicated_file(path):
+        if is_adjudicated_file(path):
             try:
                 adjudicated_files[path] = read_adjudicated(path)
             except (OSError, ValueError) as exc:
@@ -246,13 +251,3 @@ def dataset_command(
     typer.echo(f"Wrote the dataset to {out} ({sizes} rows; {n_articles} articles); card: {out / 'README.md'}")
 
 
-def _is_adjudicated_file(path: Path) -> bool:
-    """True when the first record has the adjudicated-label shape (``votes``, ``resolved_by``)."""
-    try:
-        with path.open(encoding="utf-8-sig") as handle:
-            for line in handle:
-                if line.strip():
-                    return {"votes", "resolved_by"} <= set(json.loads(line))
-    except (OSError, ValueError, TypeError, UnicodeDecodeError):
-        return False  # let the annotation reader produce the precise error
-    return False
