@@ -152,8 +152,9 @@ def test_setup_refuses_a_project_config_the_model_cannot_fill(backend):
     answer = httpx.post(f"{backend.url}/setup", json={"project": 8, "schema": swapped})
     assert answer.status_code == 400
     assert "['favorable', 'neutral', 'critical']" in answer.json()["error"]
-    # No schema (older servers) is not checked.
+    # No schema (older servers) and a new project's blank config are not checked.
     assert httpx.post(f"{backend.url}/setup", json={"project": 9}).status_code == 200
+    assert httpx.post(f"{backend.url}/setup", json={"project": 9, "schema": "<View></View>"}).status_code == 200
 
 
 def test_predict_refuses_a_foreign_label_config_and_names_the_project(backend):

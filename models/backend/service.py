@@ -37,6 +37,16 @@ class TrainingDataError(RuntimeError):
     """Too few usable labels (or only one class) to train on."""
 
 
+def _has_controls(schema: str) -> bool:
+    """Whether a label config has any control tag (every control names its ``toName``)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        return any("toName" in element.attrib for element in ET.fromstring(schema).iter())
+    except ET.ParseError:
+        return True  # let the parser's error name the problem
+
+
 class ProjectConfigError(ValueError):
     """A project's label config lacks Slant's controls or has other stance labels than the model."""
 
@@ -45,7 +55,8 @@ def check_project_config(schema: Any, classes: Sequence[str], *, project: str) -
     """Refuse a project whose label config (``schema`` XML, as Label Studio sends it to
     ``/setup`` and ``/predict``) the model's predictions cannot fill: the config must
     have Slant's controls, and its stance choices must be the model's ``classes``, in
-    order. A missing or empty ``schema`` is not checked (older servers do not send it).
+    order. A missing or empty ``schema`` is not checked (older servers do not send it), nor
+    is a config without any control (a new project's ``<View></View>``).
 
     Raises:
         ProjectConfigError: naming the project and what differs.
@@ -57,6 +68,8 @@ def check_project_config(schema: Any, classes: Sequence[str], *, project: str) -
     where = f"project {project or '?'} label config"
     if not isinstance(schema, str):
         raise ProjectConfigError(f"{where}: expected the config XML as a string, got {type(schema).__name__}")
+    if not _has_controls(schema):
+        return  # a new project's blank config (<View></View>): labels may come later; /predict checks again
     try:
         labels = parse_label_config(schema, origin=where)
     except LabelConfigError as exc:
