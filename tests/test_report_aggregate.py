@@ -214,3 +214,35 @@ def test_real_adjudication_of_two_annotators():
     assert entry["score"] == approx(0.75)  # three critical, one neutral
     assert all(e["n_annotators"] == 2 and e["agreement"] == 1.0 for e in entry["evidence"])
     assert report["articles"][A000]["dimensions"]["pro_engagement"]["human"]["n_excluded"] == 1
+
+
+def test_records_in_memory_and_the_same_records_from_files_give_the_same_report(tmp_path) -> None:
+    """Only the file reader used to rescale probabilities (and check them): six-decimal
+    predictions gave evidence that differed in the sixth decimal between the two."""
+    import json
+
+    from annotate.report import make_report
+
+    sentences = make_sentences()
+    predictions = make_predictions(sentences)
+    for p in predictions:  # as written by `slant predict`: rounded, so sums are 1 +- 1e-6
+        p.probabilities = {k: round(v * (1 + 1e-6), 6) for k, v in p.probabilities.items()}
+    options = ReportOptions(n_resamples=100)
+    in_memory = build_report(sentences=sentences, predictions=predictions, options=options)
+    (tmp_path / "s.jsonl").write_text("".join(json.dumps(s.to_dict()) + "\n" for s in sentences))
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps(p.to_dict()) + "\n" for p in predictions))
+    from_files = make_report(sentences=tmp_path / "s.jsonl", predictions=tmp_path / "p.jsonl",
+                             out_dir=tmp_path / "r", options=options)
+    on_disk = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert json.loads(json.dumps(in_memory["articles"])) == on_disk["articles"]
+    assert json.loads(json.dumps(in_memory["sources"])) == on_disk["sources"]
+    assert from_files is not None
+
+
+def test_a_bad_prediction_record_in_memory_is_named() -> None:
+    sentences = make_sentences()
+    predictions = make_predictions(sentences)
+    bad = predictions[3]
+    bad.probabilities = {k: v * 3 for k, v in bad.probabilities.items()}
+    with pytest.raises(ValueError, match=rf"predictions\[3\] \({bad.sentence_id}/{bad.target}\): .*sum"):
+        build_report(sentences=sentences, predictions=predictions, options=ReportOptions(n_resamples=50))

@@ -188,9 +188,18 @@ def build_report(
         sorted; articles without a known source are in no source, listed under
         ``unattributed_articles``.
     """
+    from annotate.report.inputs import checked_prediction
+
     labels = load_label_set().stance
     sentences = list(sentences)
-    predictions = list(predictions)
+    checked = []
+    for i, p in enumerate(predictions):  # the check slant report applies to file lines, same numbers
+        try:
+            checked.append(checked_prediction(p, labels=labels))
+        except (ValueError, AttributeError) as exc:
+            where = f"{getattr(p, 'sentence_id', '?')}/{getattr(p, 'target', '?')}"
+            raise ValueError(f"predictions[{i}] ({where}): {exc}") from None
+    predictions = checked
     annotations = list(annotations)
     manifest = dict(manifest or {})
     problems = list(problems)

@@ -7,8 +7,9 @@ record, raises :class:`ReportInputError`.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -73,28 +74,38 @@ def _with_extra_note(path: str | Path, what: str, loaded: tuple[list[T], list[st
     return records, problems
 
 
+def checked_prediction(record: PredictionRecord, *, labels: Sequence[str]) -> PredictionRecord:
+    """``record`` with its probabilities rescaled to sum to 1, after checking it is usable:
+    non-empty string ids, a number per label in ``labels`` summing to 1 within the tolerance,
+    and ``label`` its most probable class. The same check for files (``slant report``) and
+    for records handed to ``build_report``, so both give the same numbers.
+
+    Raises:
+        ValueError: naming what is wrong.
+    """
+    for name in ("sentence_id", "article_id", "target", "model_version"):
+        if not isinstance(getattr(record, name), str) or not getattr(record, name):
+            raise ValueError(f"{name} must be a non-empty string, not {getattr(record, name)!r}")
+    if not isinstance(record.probabilities, dict):
+        raise ValueError("probabilities must be an object of label -> probability")
+    for label, value in record.probabilities.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"probability of {label!r} must be a number, not {value!r}")
+    expected_stance(record.probabilities, labels=labels)  # validates keys and sum
+    if record.label not in labels:
+        raise ValueError(f"label {record.label!r} is not one of {list(labels)}")
+    top = max(record.probabilities.values())
+    if record.probabilities[record.label] < top:
+        best = max(record.probabilities, key=record.probabilities.get)
+        raise ValueError(f"label {record.label!r} is not the most probable class ({best!r} has {top:g})")
+    # Sums within the tolerance are rescaled, so evidence never shows a probability above 1.
+    total = sum(record.probabilities.values())
+    return replace(record, probabilities={k: float(v) / total for k, v in record.probabilities.items()})
+
+
 def _parse_prediction(labels: Sequence[str], keep: Callable[[dict], dict]) -> Callable[[dict], PredictionRecord]:
     def parse(data: dict) -> PredictionRecord:
-        record = PredictionRecord.from_dict(keep(data))
-        for name in ("sentence_id", "article_id", "target", "model_version"):
-            if not isinstance(getattr(record, name), str) or not getattr(record, name):
-                raise ValueError(f"{name} must be a non-empty string, not {getattr(record, name)!r}")
-        if not isinstance(record.probabilities, dict):
-            raise ValueError("probabilities must be an object of label -> probability")
-        for label, value in record.probabilities.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"probability of {label!r} must be a number, not {value!r}")
-        expected_stance(record.probabilities, labels=labels)  # validates keys and sum
-        if record.label not in labels:
-            raise ValueError(f"label {record.label!r} is not one of {list(labels)}")
-        top = max(record.probabilities.values())
-        if record.probabilities[record.label] < top:
-            best = max(record.probabilities, key=record.probabilities.get)
-            raise ValueError(f"label {record.label!r} is not the most probable class ({best!r} has {top:g})")
-        # Sums within the tolerance are rescaled, so evidence never shows a probability above 1.
-        total = sum(record.probabilities.values())
-        record.probabilities = {k: float(v) / total for k, v in record.probabilities.items()}
-        return record
+        return checked_prediction(PredictionRecord.from_dict(keep(data)), labels=labels)
     return parse
 
 
