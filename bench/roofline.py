@@ -10,8 +10,9 @@ per sentence-target pair against the matrix-product rate the cores reach.
 2. **Rate of the cores.** Matrix products of the shapes the encoder runs (rows = tokens of a
    batch, ``h x h`` and ``h x i`` weights), best of several repeats:
    - fp32: ``torch.matmul`` with ``--threads`` threads;
-   - int8: ONNX Runtime ``MatMulInteger`` (uint8 activations x int8 weights -> int32, the
-     kernel behind its dynamic int8 quantization), one session with ``--threads`` threads.
+   - int8: the faster of ONNX Runtime's ``DynamicQuantizeMatMul`` (the op its dynamic int8
+     quantization emits; one one-thread session per core side by side) and torch's dynamically
+     quantized ``nn.Linear`` (fbgemm, ``--threads`` threads).
 3. **Ceiling** = rate / MACs per pair: the pairs/s if every cycle went into matrix
    products at that rate, with nothing else to do.
 
@@ -71,37 +72,67 @@ def fp32_rate(shapes: list[tuple[int, int, int]], *, threads: int, repeats: int)
     return macs / best_seconds(run, repeats=repeats)
 
 
-def int8_rate(shapes: list[tuple[int, int, int]], *, threads: int, repeats: int) -> float:
-    """int8 MACs/s of ONNX Runtime ``MatMulInteger`` (uint8 x int8) over ``(m, k, n)`` products."""
+def int8_rate(shapes: list[tuple[int, int, int]], *, threads: int, repeats: int) -> dict[str, float]:
+    """int8 MACs/s over ``(m, k, n)`` products by the two kernels the int8 paths use:
+
+    - ``onnxruntime``: ``DynamicQuantizeMatMul`` (fp32 activations quantized on the fly x int8
+      weights, what ONNX Runtime's dynamic quantization emits), one one-thread session per
+      core run side by side (its fastest arrangement here, as in ``bench/throughput.py``);
+    - ``torch``: a dynamically quantized ``nn.Linear`` (fbgemm) with ``threads`` threads.
+    """
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
     import onnx
     import onnxruntime as ort
+    import torch
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
-    sessions = []
+    macs = sum(m * k * n for m, k, n in shapes)
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
+    options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     with tempfile.TemporaryDirectory(prefix="slant-roofline-") as tmp:
-        for index, (m, k, n) in enumerate(set(shapes)):
-            weight = numpy_helper.from_array(rng.integers(-127, 128, (k, n), dtype=np.int8), "w")
-            node = helper.make_node("MatMulInteger", ["a", "w"], ["y"])
-            graph = helper.make_graph([node], "mm", [helper.make_tensor_value_info("a", TensorProto.UINT8, [m, k])],
-                                      [helper.make_tensor_value_info("y", TensorProto.INT32, [m, n])],
-                                      initializer=[weight])
-            path = Path(tmp) / f"mm{index}.onnx"
-            onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
-            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            sessions.append(((m, k, n), session, rng.integers(0, 256, (m, k), dtype=np.uint8)))
-        by_shape = {shape: (session, a) for shape, session, a in sessions}
-        macs = sum(m * k * n for m, k, n in shapes)
+        workers = []
+        for worker in range(threads):
+            sessions = {}
+            for index, (m, k, n) in enumerate(sorted(set(shapes))):
+                weight = numpy_helper.from_array(rng.integers(-127, 128, (k, n), dtype=np.int8), "w")
+                scale = numpy_helper.from_array(np.full((n,), 0.01, dtype=np.float32), "s")
+                node = helper.make_node("DynamicQuantizeMatMul", ["a", "w", "s"], ["y"], domain="com.microsoft")
+                graph = helper.make_graph([node], "mm", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [m, k])],
+                                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [m, n])],
+                                          initializer=[weight, scale])
+                path = Path(tmp) / f"mm{worker}-{index}.onnx"
+                onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                                   helper.make_opsetid("com.microsoft", 1)]), path)
+                session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+                sessions[(m, k, n)] = (session, rng.standard_normal((m, k)).astype(np.float32))
+            workers.append(sessions)
 
-        def run():
+        def run_one(sessions) -> None:
             for shape in shapes:
-                session, a = by_shape[shape]
+                session, a = sessions[shape]
                 session.run(None, {"a": a})
 
-        return macs / best_seconds(run, repeats=repeats)
+        with ThreadPoolExecutor(threads) as pool:  # ONNX Runtime releases the GIL while it runs
+            onnx_rate = threads * macs / best_seconds(lambda: list(pool.map(run_one, workers)), repeats=repeats)
+
+    torch.set_num_threads(threads)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notices
+        layers = {(m, k, n): (torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(torch.nn.Linear(k, n)),
+                                                                     {torch.nn.Linear}, dtype=torch.qint8),
+                              torch.randn(m, k)) for m, k, n in set(shapes)}
+
+    def run_torch() -> None:
+        with torch.no_grad():
+            for shape in shapes:
+                layer, a = layers[shape]
+                layer(a)
+
+    return {"onnxruntime": onnx_rate, "torch": macs / best_seconds(run_torch, repeats=repeats)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     # One layer's products for a batch: Q, K, V, output (h x h), feed-forward in and out.
     shapes = [(rows, hidden, hidden)] * 4 + [(rows, hidden, intermediate), (rows, intermediate, hidden)]
     fp32 = fp32_rate(shapes, threads=ns.threads, repeats=ns.repeats)
-    int8 = int8_rate(shapes, threads=ns.threads, repeats=ns.repeats)
+    int8_rates = int8_rate(shapes, threads=ns.threads, repeats=ns.repeats)
+    int8 = max(int8_rates.values())
     result = {
         "model": clf.model_version, "pairs": len(lengths), "threads": ns.threads,
         "config": {"hidden": hidden, "intermediate": intermediate, "layers": layers},
@@ -142,14 +174,16 @@ def main(argv: list[str] | None = None) -> int:
                             "max": int(lengths.max())},
         "macs_per_pair": per_pair, "gemm_rows": rows,
         "fp32_gmacs_per_s": fp32 / 1e9, "int8_gmacs_per_s": int8 / 1e9,
+        "int8_gmacs_per_s_by_kernel": {k: v / 1e9 for k, v in int8_rates.items()},
         "fp32_ceiling_pairs_per_s": fp32 / per_pair, "int8_ceiling_pairs_per_s": int8 / per_pair,
         "goal_pairs_per_s": ns.goal,
     }
     print(f"{len(lengths)} pairs, {lengths.mean():.1f} tokens each on average (median {np.median(lengths):.0f}, "
           f"max {lengths.max()}); model {clf.model_version}: {layers} layers, h={hidden}, i={intermediate}")
     print(f"encoder work: {per_pair / 1e6:.0f} M multiply-accumulates per pair")
-    print(f"matrix products ({rows} rows, {ns.threads} threads): fp32 {fp32 / 1e9:.1f} GMAC/s "
-          f"(torch), int8 {int8 / 1e9:.1f} GMAC/s (ONNX Runtime MatMulInteger)")
+    kernels = ", ".join(f"{k} {v / 1e9:.1f}" for k, v in int8_rates.items())
+    print(f"matrix products ({rows} rows, {ns.threads} threads): fp32 {fp32 / 1e9:.1f} GMAC/s (torch), "
+          f"int8 {int8 / 1e9:.1f} GMAC/s (best of: {kernels})")
     print(f"ceiling, matrix products only: fp32 {fp32 / per_pair:.0f} pairs/s, int8 {int8 / per_pair:.0f} pairs/s "
           f"(goal {ns.goal:.0f})")
     ns.out.parent.mkdir(parents=True, exist_ok=True)
