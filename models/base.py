@@ -48,17 +48,19 @@ MODEL_FILES = frozenset({
 
 def save_model_files(directory: str | Path, write: Callable[[Path], None]) -> Path:
     """Run ``write(folder)`` on a fresh folder beside ``directory``, then move what it wrote into
-    ``directory`` and delete the :data:`MODEL_FILES` there that it did not write (files of an
-    earlier model). Other files in ``directory`` are left alone. Returns ``directory``."""
+    ``directory``. When ``directory`` held a saved model before, the :data:`MODEL_FILES` there
+    that this save did not write (files of the earlier model) are deleted; in any other folder
+    nothing but the written files is touched (a user's own README.md stays). Returns ``directory``."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    held_a_model = (directory / META_FILE).is_file()
     tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.saving-"))
     try:
         write(tmp)
         written = {p.name for p in tmp.iterdir()}
         for name in sorted(written):
             os.replace(tmp / name, directory / name)
-        for name in sorted(MODEL_FILES - written):
+        for name in sorted(MODEL_FILES - written) if held_a_model else ():
             (directory / name).unlink(missing_ok=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -256,6 +256,12 @@ def test_saving_over_another_model_leaves_none_of_its_files(tmp_path, data, fitt
     left = {p.name for p in target.iterdir()}
     assert left == {MODEL_FILE, LABELS_FILE, "slant_model.json", "notes.txt"}  # the user's file stays
     assert load_model(target).kind == "baseline"
+    # A folder that held no model keeps everything of its own, a README.md included.
+    plain = tmp_path / "project"
+    plain.mkdir()
+    (plain / "README.md").write_text("my project")
+    create_model("baseline").fit(X, y).save(plain)
+    assert (plain / "README.md").read_text() == "my project"
 
 
 def test_an_unknown_runtime_is_refused_at_load(tmp_path, fitted):
