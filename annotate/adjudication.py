@@ -293,6 +293,13 @@ def read_adjudicated(path: str | Path) -> list[AdjudicatedLabel]:
 REVIEW_SCOPES = ("unresolved", "disagreements")
 
 
+def check_review_scope(scope: str) -> str:
+    """``scope`` if it is one of :data:`REVIEW_SCOPES`; else ``ValueError`` listing them."""
+    if scope not in REVIEW_SCOPES:
+        raise ValueError(f"unknown review scope {scope!r}; valid scopes: {', '.join(REVIEW_SCOPES)}")
+    return scope
+
+
 def _needs_review(label: AdjudicatedLabel, scope: str) -> bool:
     if label.resolved_by in ("ground_truth", "reviewer"):
         return False
@@ -402,8 +409,7 @@ def review_tasks(
         prediction's ``model_version`` is one annotator and its result is that annotator's
         answers, so a reviewer sees (and can pick) each of them.
     """
-    if scope not in REVIEW_SCOPES:
-        raise ValueError(f"unknown review scope {scope!r}; valid scopes: {', '.join(REVIEW_SCOPES)}")
+    check_review_scope(scope)
     if sentences is None:
         by_id: Mapping[str, SentenceRecord] = {}
     elif isinstance(sentences, Mapping):

@@ -26,7 +26,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -47,13 +46,11 @@ def encoder_macs(lengths: np.ndarray, *, hidden: int, intermediate: int, layers:
 
 
 def best_seconds(run, *, repeats: int) -> float:
-    run()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return best
+    """Fastest of ``repeats`` timed calls of ``run()`` after one untimed warm-up call."""
+    from throughput import best_of  # bench/throughput.py, beside this script
+
+    run()
+    return best_of(repeats, run)[0]
 
 
 def fp32_rate(shapes: list[tuple[int, int, int]], *, threads: int, repeats: int) -> float:

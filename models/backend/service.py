@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +38,6 @@ class TrainingDataError(RuntimeError):
     """Too few usable labels (or only one class) to train on."""
 
 
-def _has_controls(schema: str) -> bool:
-    """Whether a label config has any control tag (every control names its ``toName``)."""
-    import xml.etree.ElementTree as ET
-
-    try:
-        return any("toName" in element.attrib for element in ET.fromstring(schema).iter())
-    except ET.ParseError:
-        return True  # let the parser's error name the problem
-
-
 class ProjectConfigError(ValueError):
     """A project's label config lacks Slant's controls or has other stance labels than the model."""
 
@@ -61,22 +52,35 @@ def check_project_config(schema: Any, classes: Sequence[str], *, project: str) -
     Raises:
         ProjectConfigError: naming the project and what differs.
     """
-    from annotate.labels import LabelConfigError, parse_label_config
-
     if not schema:
         return
     where = f"project {project or '?'} label config"
     if not isinstance(schema, str):
         raise ProjectConfigError(f"{where}: expected the config XML as a string, got {type(schema).__name__}")
-    if not _has_controls(schema):
-        return  # a new project's blank config (<View></View>): labels may come later; /predict checks again
+    stance = _stance_choices(schema, where)
+    if stance is not None and stance != tuple(classes):
+        raise ProjectConfigError(f"{where}: stance choices {list(stance)} differ from the model's "
+                                 f"labels {list(classes)}")
+
+
+@lru_cache(maxsize=32)
+def _stance_choices(schema: str, where: str) -> tuple[str, ...] | None:
+    """The config's stance choices, or ``None`` for a config without any control (every
+    control names its ``toName``). Cached: ``/predict`` sends the same config with every
+    request, and it is parsed once."""
+    import xml.etree.ElementTree as ET
+
+    from annotate.labels import LabelConfigError, parse_label_config
+
     try:
-        labels = parse_label_config(schema, origin=where)
+        if not any("toName" in element.attrib for element in ET.fromstring(schema).iter()):
+            return None  # a new project's blank config: labels may come later
+    except ET.ParseError:
+        pass  # parse_label_config's error names the problem
+    try:
+        return tuple(parse_label_config(schema, origin=where).stance)
     except LabelConfigError as exc:
         raise ProjectConfigError(f"{exc}; this backend predicts Slant's label config (label_config.xml)") from None
-    if tuple(labels.stance) != tuple(classes):
-        raise ProjectConfigError(f"{where}: stance choices {list(labels.stance)} differ from the model's "
-                                 f"labels {list(classes)}")
 
 
 @dataclass

@@ -129,21 +129,20 @@ def adjudicate_command(
     from collections import Counter
 
     from annotate.adjudication import (
-        REVIEW_SCOPES,
         adjudicate,
+        check_review_scope,
         get_tie_policy,
         merge_reviews,
         write_adjudicated,
         write_review_tasks,
     )
 
+    # Options are checked before anything is written.
     try:
         get_tie_policy(tie_policy)
+        check_review_scope(review_scope)
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
-    # Options are checked before anything is written.
-    if review_scope not in REVIEW_SCOPES:
-        raise _fail(f"unknown review scope {review_scope!r}; valid scopes: {', '.join(REVIEW_SCOPES)}", 2)
     if review_tasks is None and (review_scope != "unresolved" or sentences is not None):
         typer.echo("warning: --review-scope and --sentences only shape --review-tasks, which is not given", err=True)
     records = [r for rs in _read_records(annotations, strict=strict).values() for r in rs]
