@@ -163,6 +163,40 @@ def dataset_rows(
     return rows, left_out
 
 
+#: The relevance file of a dataset folder: one line per engagement item, about it or not.
+RELEVANCE_FILE = "relevance.jsonl"
+
+
+def relevance_rows(
+    adjudicated: Iterable[AdjudicatedLabel],
+    *,
+    dataset: Mapping[str, Any],
+    sentences: Mapping[str, SentenceRecord] | None = None,
+) -> list[dict[str, Any]]:
+    """Whether each sentence is about engagement at all, for the model's relevance head.
+
+    One row ``{"sentence_id", "article_id", "text", "about", "split"}`` per adjudicated
+    engagement item with a text: ``about`` is False where humans chose the off-target choice
+    ("not about engagement"), True where they gave a stance; unresolved items are left out.
+    ``split`` is the stance split of the row's article in ``dataset`` (a ``DatasetDict``),
+    so relevance is trained and tested on the same articles as stance; an article with no
+    stance row is put in ``train``.
+    """
+    split_of = {a: name for name, split in dataset.items() for a in split["article_id"]}
+    sentences = sentences or {}
+    rows = []
+    for item in adjudicated:
+        if item.target != ENGAGEMENT_TARGET or (item.label is None and not item.off_target):
+            continue
+        sentence = sentences.get(item.sentence_id)
+        text = item.text or (sentence.text if sentence else "")
+        if not text:
+            continue
+        rows.append({"sentence_id": item.sentence_id, "article_id": item.article_id, "text": text,
+                     "about": not item.off_target, "split": split_of.get(item.article_id, "train")})
+    return rows
+
+
 def rows_to_dataset(rows: Sequence[Mapping[str, Any]]) -> datasets.Dataset:
     """A ``Dataset`` with the stance features from row dicts whose label is a class name."""
     import datasets
@@ -427,9 +461,11 @@ def save_dataset(
     provenance: Mapping[str, Any] | None = None,
     k_folds: int | None = None,
     seed: int = 0,
+    relevance: Sequence[Mapping[str, Any]] | None = None,
 ) -> Path:
     """Save ``dd`` to ``out_dir``: ``save_to_disk`` files, ``parquet/<split>.parquet`` (non-empty splits),
-    ``README.md`` (the card), ``counts.json`` and, with ``k_folds``, ``folds.json``.
+    ``README.md`` (the card), ``counts.json``, with ``k_folds``, ``folds.json``, and with
+    ``relevance`` (:func:`relevance_rows`), :data:`RELEVANCE_FILE`.
 
     The directory is written next to its final place and swapped in, so an interrupted
     save never leaves a half-written dataset. An existing ``out_dir`` is replaced only if it
@@ -462,6 +498,9 @@ def save_dataset(
             folds = grouped_kfold_articles(sizes, k_folds, seed=seed, sizes=sizes)
             (tmp / "folds.json").write_text(json.dumps({"k": k_folds, "seed": seed, "test_articles": folds},
                                                        indent=1) + "\n", encoding="utf-8")
+        if relevance:
+            (tmp / RELEVANCE_FILE).write_text("".join(json.dumps(dict(r), ensure_ascii=False) + "\n"
+                                                      for r in relevance), encoding="utf-8")
         provenance = dict(provenance or {})
         provenance.setdefault("created", datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
         (tmp / "counts.json").write_text(json.dumps(_counts(dd), indent=1) + "\n", encoding="utf-8")
@@ -490,7 +529,8 @@ def _dataset_entries(folder: Path) -> set[str]:
         splits = json.loads((folder / "dataset_dict.json").read_text(encoding="utf-8")).get("splits", [])
     except (OSError, ValueError, AttributeError):
         splits = []
-    return {"dataset_dict.json", "README.md", "counts.json", "folds.json", "parquet", *map(str, splits)}
+    return {"dataset_dict.json", "README.md", "counts.json", "folds.json", "parquet", RELEVANCE_FILE,
+            *map(str, splits)}
 
 
 def agreement_summary(adjudicated: Sequence[AdjudicatedLabel]) -> dict[str, Any]:

@@ -154,9 +154,15 @@ class PredictionRecord:
     label: str
     probabilities: dict[str, float]  # one entry per stance class, summing to 1
     model_version: str
+    # P(the sentence is about the target's issue): engagement pairs of a model with a relevance
+    # head; None (and left out of the JSON line) otherwise.
+    relevance: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if data["relevance"] is None:
+            del data["relevance"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PredictionRecord:

@@ -115,6 +115,7 @@ class StanceClassifier(ABC):
 
     classes_: tuple[str, ...]
     temperature_: float = 1.0
+    relevance_: Any = None  # models.relevance.RelevanceHead, where the model has one
     metadata_: dict[str, Any]
 
     # -- to implement -------------------------------------------------------------------
@@ -163,6 +164,12 @@ class StanceClassifier(ABC):
         if len(X) == 0:
             return np.zeros((0, len(self.classes_)))
         return softmax(self.logits(X), temperature=self.temperature_)
+
+    def predict_proba_and_relevance(self, X: Sequence[StanceInput]) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(probabilities (n, k), relevance (n,) or None)``: relevance is ``P(the sentence is
+        about engagement)`` for engagement pairs (NaN for actor pairs), None for a model
+        without a relevance head (``models.relevance``)."""
+        return self.predict_proba(X), None
 
     def predict(self, X: Sequence[StanceInput]) -> np.ndarray:
         """Label names, shape ``(n,)``."""

@@ -47,14 +47,63 @@ class CrossValResult:
     pooled_macro_f1: float = 0.0  # 3-class macro-F1 over all out-of-fold predictions
     pooled_accuracy: float = 0.0
     majority_pooled_macro_f1: float = 0.0  # always predicting each fold's training majority
+    # Article slant sign agreement of the out-of-fold predictions (annotate.report.sign_agreement):
+    # each article scored by the fold model that never saw it, against its gold labels.
+    sign_agreement: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class _Gold:
+    """A dataset row's label in the shape the report scores (``AdjudicatedLike``)."""
+
+    sentence_id: str
+    article_id: str
+    target: str
+    label: str
+    off_target: bool = False
+    n_annotators: int = 1
+    agreement: float = 1.0
+    task_id: int | None = None
+
+
+def out_of_fold_sign_agreement(X, y, proba: np.ndarray, *, classes, model_version: str) -> dict[str, Any]:
+    """Sign agreement of article slant between out-of-fold ``proba`` and the gold ``y``.
+
+    The report's own scoring is used (``build_report``): sentences are rebuilt from the
+    pairs (one per sentence id, in row order), predictions from ``proba`` ``(n, k)``.
+    """
+    from annotate.report.build import build_report
+    from annotate.report.sign_agreement import sign_agreement
+    from annotate.schema import Mention, PredictionRecord, SentenceRecord
+
+    sentences: dict[str, SentenceRecord] = {}
+    for x in X:
+        record = sentences.setdefault(x.sentence_id, SentenceRecord(
+            sentence_id=x.sentence_id, article_id=x.article_id, index=len(sentences), text=x.text, start=0,
+            end=len(x.text)))
+        record.mentions.extend(Mention(actor=x.target, text=x.text[s:e], start=s, end=e) for s, e in x.spans)
+    predictions = [PredictionRecord(sentence_id=x.sentence_id, article_id=x.article_id, target=x.target,
+                                    label=classes[int(p.argmax())],
+                                    probabilities={c: float(v) for c, v in zip(classes, p)},
+                                    model_version=model_version)
+                   for x, p in zip(X, proba)]
+    gold = [_Gold(x.sentence_id, x.article_id, x.target, label) for x, label in zip(X, y)]
+    report = build_report(sentences=list(sentences.values()), predictions=predictions, adjudicated=gold)
+    signs = sign_agreement(report)
+    return {"overall": signs["overall"], "dimensions": signs["dimensions"]}
+
+
 def crossval(dataset: Any, *, model: str = "baseline", args: TrainingArguments | None = None,
-             base_model: str | None = None, min_articles: int = 2) -> CrossValResult:
+             base_model: str | None = None, min_articles: int = 2, transfer: Any = None,
+             in_domain_repeat: int = 1) -> CrossValResult:
     """Leave-one-article-out CV of ``model`` on every row of ``dataset``.
+
+    With ``transfer`` (a :class:`models.transfer.TransferMix`), every fold trains on the
+    transfer pairs too, the fold's in-domain pairs repeated ``in_domain_repeat`` times, as
+    ``models.train.train`` does.
 
     Raises:
         ValueError: fewer than ``min_articles`` articles, or a fold whose training pairs
@@ -79,15 +128,27 @@ def crossval(dataset: Any, *, model: str = "baseline", args: TrainingArguments |
                              f"pairs all have the label {next(iter(classes))!r}; a classifier needs two classes "
                              "to train on")
     params = {"args": args or TrainingArguments(), "base_model": base_model} if model == "transformer" else {}
+    X_t, y_t = [], []
+    if transfer is not None:
+        from models.transfer import transfer_pairs
+
+        X_t, y_t, _ = transfer_pairs(transfer)
     result = CrossValResult(model=model)
     all_truth, all_pred, all_majority = [], [], []
+    proba = np.zeros((len(X), 0))
+    version = model
     for article in articles:
         test = [i for i, x in enumerate(X) if x.article_id == article]
         train = [i for i, x in enumerate(X) if x.article_id != article]
         clf = create_model(model, **params)
-        clf.fit([X[i] for i in train], [y[i] for i in train])
+        repeat = in_domain_repeat if transfer is not None else 1
+        clf.fit([X[i] for i in train] * repeat + X_t, [y[i] for i in train] * repeat + y_t)
+        fold_proba = clf.predict_proba([X[i] for i in test])
+        if proba.shape[1] == 0:
+            proba = np.zeros((len(X), fold_proba.shape[1]))
+        proba[test] = fold_proba
         truth = clf.label_indices([y[i] for i in test])
-        pred = clf.label_indices(list(clf.predict([X[i] for i in test])))
+        pred = fold_proba.argmax(axis=1)
         train_idx = clf.label_indices([y[i] for i in train])
         majority = np.bincount(train_idx, minlength=len(clf.classes_)).argmax()
         k = len(clf.classes_)
@@ -104,4 +165,6 @@ def crossval(dataset: Any, *, model: str = "baseline", args: TrainingArguments |
     result.pooled_macro_f1 = macro_f1(all_truth, all_pred, n_classes=k)
     result.pooled_accuracy = accuracy(all_truth, all_pred)
     result.majority_pooled_macro_f1 = macro_f1(all_truth, all_majority, n_classes=k)
+    result.sign_agreement = out_of_fold_sign_agreement(X, y, proba, classes=list(clf.classes_),
+                                                       model_version=f"{version}-crossval")
     return result

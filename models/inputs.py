@@ -24,8 +24,16 @@ from annotate.schema import SentenceRecord
 MARK_START = "<t>"
 MARK_END = "</t>"
 
-#: Second segment for the sentence-level engagement target (it has no mention spans).
+#: Second segment for the sentence-level engagement target (it has no mention spans), as
+#: models saved before the motion phrasing read it (and the baseline still does).
 ENGAGEMENT_DESCRIPTION = "engagement: dialogue and negotiation, as opposed to force or isolation"
+#: Engagement phrased as a debate motion, the shape of the topic-stance transfer data's
+#: targets ("We should end the use of economic sanctions"): a sentence against talks then
+#: reads as critical of the motion, as topic stance taught (``models.transfer``).
+ENGAGEMENT_MOTION = ("We should settle the conflict through dialogue and negotiation rather than force, "
+                     "pressure or isolation.")
+#: ``TrainingArguments.engagement_phrasing`` -> the engagement target's second segment.
+ENGAGEMENT_PHRASINGS = {"motion": ENGAGEMENT_MOTION, "description": ENGAGEMENT_DESCRIPTION}
 
 
 @dataclass(frozen=True)
@@ -70,10 +78,11 @@ def mark_target(text: str, spans: Iterable[tuple[int, int]]) -> str:
     return "".join(pieces)
 
 
-def describe_target(item: StanceInput) -> str:
-    """The second segment: what the stance is about."""
+def describe_target(item: StanceInput, *, engagement: str = ENGAGEMENT_DESCRIPTION) -> str:
+    """The second segment: what the stance is about (``engagement``: the text that stands for
+    the engagement target, see :data:`ENGAGEMENT_PHRASINGS`)."""
     if item.target == ENGAGEMENT_TARGET:
-        return ENGAGEMENT_DESCRIPTION
+        return engagement
     name = item.target.replace("_", " ").strip()
     surface = item.target_text.strip()
     if not surface or surface.lower() == name.lower():
@@ -82,9 +91,9 @@ def describe_target(item: StanceInput) -> str:
     return f"{name} ({surface})"
 
 
-def text_pair(item: StanceInput) -> tuple[str, str]:
+def text_pair(item: StanceInput, *, engagement: str = ENGAGEMENT_DESCRIPTION) -> tuple[str, str]:
     """``(marked sentence, target description)``: the transformer's two segments."""
-    return mark_target(item.text, item.spans), describe_target(item)
+    return mark_target(item.text, item.spans), describe_target(item, engagement=engagement)
 
 
 def from_row(row: Mapping[str, Any]) -> StanceInput:

@@ -93,7 +93,7 @@ def run_pipeline(
     from annotate.adjudication import adjudicate, write_adjudicated
     from annotate.agreement import agreement_report
     from annotate.corpus import ingest_paths, write_jsonl
-    from annotate.dataset import build_dataset, save_dataset
+    from annotate.dataset import build_dataset, relevance_rows, save_dataset
     from annotate.labelstudio.pull import pull, pull_from_file
     from annotate.report import ReportOptions, make_report
     from annotate.report.writer import atomic_write_text
@@ -167,8 +167,9 @@ def run_pipeline(
     from annotate.corpus import load_manifest
 
     meta = load_manifest(manifest) if manifest.is_file() else None
-    dataset = build_dataset(records, sentences=ingested.records, manifest=meta)
-    data_dir = save_dataset(dataset, work / "data", provenance={"annotations": [str(gold)]})
+    dataset = build_dataset(adjudicated, sentences=ingested.records, manifest=meta)
+    relevance = relevance_rows(adjudicated, dataset=dataset, sentences={r.sentence_id: r for r in ingested.records})
+    data_dir = save_dataset(dataset, work / "data", provenance={"annotations": [str(gold)]}, relevance=relevance)
     done(splits={name: len(split) for name, split in dataset.items()}, out=str(data_dir))
 
     # 6. models: the baseline is the yardstick, the chosen model predicts

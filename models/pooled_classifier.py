@@ -164,7 +164,8 @@ def _define_class() -> Any:
             self.config.id2label = dict(id2label)
             self.config.label2id = {v: k for k, v in id2label.items()}
 
-        def forward(self, input_ids, attention_mask, token_type_ids=None, target_mask=None):
+        def features(self, input_ids, attention_mask, token_type_ids=None, target_mask=None):
+            """What the head reads: the pooled vectors, ``(batch, parts * hidden)``."""
             segments = {"token_type_ids": token_type_ids} if self._takes_token_types else {}
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **segments).last_hidden_state
             pooled = [_masked_mean(hidden, attention_mask)]
@@ -172,7 +173,11 @@ def _define_class() -> Any:
                 if target_mask is None:
                     raise ValueError("mean+target pooling needs the target_mask of each pair")
                 pooled.append(_masked_mean(hidden, target_mask))
-            return _Output(self.classifier(self.dropout(torch.cat(pooled, dim=-1))))
+            return torch.cat(pooled, dim=-1)
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None, target_mask=None):
+            pooled = self.features(input_ids, attention_mask, token_type_ids, target_mask)
+            return _Output(self.classifier(self.dropout(pooled)))
 
         def save_pretrained(self, directory, **kwargs) -> None:
             from safetensors.torch import save_file

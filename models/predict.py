@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from annotate.atomic import atomic_write_jsonl
 from annotate.schema import PredictionRecord, SentenceRecord, records_of, unique_sentences
 from models.base import StanceClassifier
@@ -43,14 +45,15 @@ def predict_records(model: StanceClassifier, items: Sequence[StanceInput], *, ba
     version = model.model_version
     for start in tqdm(range(0, len(items), batch_size), desc="predict", unit="batch", disable=not progress):
         chunk = items[start:start + batch_size]
-        probs = model.predict_proba(chunk)
-        for item, row in zip(chunk, probs):
+        probs, relevance = model.predict_proba_and_relevance(chunk)
+        for i, (item, row) in enumerate(zip(chunk, probs)):
             best = int(row.argmax())
+            rel = None if relevance is None or np.isnan(relevance[i]) else round(float(relevance[i]), 6)
             records.append(PredictionRecord(
                 sentence_id=item.sentence_id, article_id=item.article_id, target=item.target,
                 label=model.classes_[best],
                 probabilities={label: round(float(p), 6) for label, p in zip(model.classes_, row)},
-                model_version=version,
+                model_version=version, relevance=rel,
             ))
     return records
 

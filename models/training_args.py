@@ -52,6 +52,15 @@ class TrainingArguments:
             dropout and the loss adds ``rdrop_alpha`` times the symmetric KL divergence
             between the two predictions (0.0, default, turns it off; 0.5-5 are usual). A
             step then costs about twice the compute.
+        engagement_phrasing: how the engagement target is put to the model
+            (``models.inputs.ENGAGEMENT_PHRASINGS``): ``"motion"`` (default), a debate motion in
+            words, the shape of the topic-stance transfer data's targets; ``"description"``, the
+            short description models saved before it read.
+        encoder: ``"fine-tune"`` (default) trains the encoder and head with AdamW;
+            ``"frozen"`` keeps the encoder's weights and fits the linear head as a logistic
+            regression on the pooled features (one forward pass over the data, no epochs: the
+            optimiser settings above do not apply). Needs a pooled head.
+        head_c: with ``encoder="frozen"``, the logistic regression's inverse L2 strength.
         max_grad_norm: gradient clipping.
         max_steps: stop after this many steps (0 = no limit; for tests and smoke runs).
 
@@ -81,6 +90,9 @@ class TrainingArguments:
     rdrop_alpha: float = 0.0
     max_grad_norm: float = 1.0
     max_steps: int = 0
+    engagement_phrasing: str = "motion"
+    encoder: str = "fine-tune"
+    head_c: float = 0.1
     show_progress: bool = True
 
     def __post_init__(self) -> None:
@@ -114,6 +126,18 @@ class TrainingArguments:
             raise ValueError(f"class_weight must be 'none' or 'balanced', got {self.class_weight!r}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}; got {self.pooling!r}")
+        from models.inputs import ENGAGEMENT_PHRASINGS
+
+        if self.engagement_phrasing not in ENGAGEMENT_PHRASINGS:
+            raise ValueError(f"engagement_phrasing must be one of {', '.join(ENGAGEMENT_PHRASINGS)}; "
+                             f"got {self.engagement_phrasing!r}")
+        if self.encoder not in ("fine-tune", "frozen"):
+            raise ValueError(f"encoder must be 'fine-tune' or 'frozen', got {self.encoder!r}")
+        if self.encoder == "frozen" and self.pooling == "cls":
+            raise ValueError("encoder='frozen' needs pooling 'mean' or 'mean+target' (a linear head on pooled features)")
+        if isinstance(self.head_c, bool) or not isinstance(self.head_c, (int, float)) or not self.head_c > 0 \
+                or not math.isfinite(self.head_c):
+            raise ValueError(f"head_c must be a finite number > 0, got {self.head_c!r}")
         if not 0.0 < self.layer_lr_decay <= 1.0:
             raise ValueError(f"layer_lr_decay must be in (0, 1], got {self.layer_lr_decay!r}")
         if not 0.0 <= self.ema_decay < 1.0:

@@ -27,7 +27,7 @@ from models.base import (
     ModelLoadError,
     StanceClassifier,
 )
-from models.inputs import MARK_END, MARK_START, StanceInput, text_pair
+from models.inputs import ENGAGEMENT_DESCRIPTION, ENGAGEMENT_PHRASINGS, MARK_END, MARK_START, StanceInput, text_pair
 from models.training_args import TrainingArguments
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -110,12 +110,13 @@ class TransformerStanceClassifier(StanceClassifier):
         from models.transformer_training import train_loop
 
         # From here on the previous fit is gone: no version may outlive its weights.
-        self.metadata_ = {}
+        self.metadata_, self.relevance_ = {}, None
         torch.set_num_threads(args.threads)
         set_seed(args.seed)
         base = str(self.base_model or default_base_model())
         self.tokenizer_ = AutoTokenizer.from_pretrained(base)
         self.pooling_ = args.pooling
+        self.engagement_text_ = ENGAGEMENT_PHRASINGS[args.engagement_phrasing]
         if args.pooling == "cls":
             self.model_ = AutoModelForSequenceClassification.from_pretrained(
                 base,
@@ -130,11 +131,14 @@ class TransformerStanceClassifier(StanceClassifier):
             self.model_ = pooled_classifier.build(base, pooling=args.pooling, n_labels=len(self.classes_),
                                                   id2label=dict(enumerate(self.classes_)))
         self._runner = None
-        val = None
-        if y_val_idx is not None:
-            val = (self.encode(X_val, max_length=args.max_length), y_val_idx)
-        history = train_loop(self.model_, self.encode(X, max_length=args.max_length), y_idx, val,
-                             args=args, n_classes=len(self.classes_), pad_id=self.tokenizer_.pad_token_id)
+        if args.encoder == "frozen":
+            history = self._fit_head_only(X, y_idx, args=args)
+        else:
+            val = None
+            if y_val_idx is not None:
+                val = (self.encode(X_val, max_length=args.max_length), y_val_idx)
+            history = train_loop(self.model_, self.encode(X, max_length=args.max_length), y_idx, val,
+                                 args=args, n_classes=len(self.classes_), pad_id=self.tokenizer_.pad_token_id)
         self.model_.eval()
         self.temperature_ = 1.0
         self.metadata_ = {
@@ -145,17 +149,54 @@ class TransformerStanceClassifier(StanceClassifier):
             "n_train": len(X),
             "n_validation": len(X_val) if X_val is not None else 0,
             "history": history,
-            "input_format": {"mark_start": MARK_START, "mark_end": MARK_END},
+            "input_format": {"mark_start": MARK_START, "mark_end": MARK_END, "engagement": self.engagement_text_},
             "pooling": args.pooling,
         }
         return self
+
+    def _fit_head_only(self, X, y_idx, *, args: TrainingArguments) -> list[dict[str, Any]]:
+        """``encoder="frozen"``: the encoder keeps its weights; the linear head is a logistic
+        regression on the pooled features, one encoder pass over the training pairs.
+
+        Forward passes only, so many more pairs fit the same CPU time than fine-tuning allows
+        (``docs/benchmarks.md``, unseen-article designs). Returns a one-entry history.
+        """
+        import torch
+        from sklearn.linear_model import LogisticRegression
+
+        if self.pooling_ == "cls":
+            raise ValueError("encoder='frozen' needs a pooled head (pooling 'mean' or 'mean+target'), not 'cls'")
+        self.model_.eval()
+        feats = self.features(X, max_length=args.max_length).astype(np.float64)
+        present = np.unique(y_idx)
+        if len(present) < 2:
+            raise ValueError(f"the training pairs have one class only ({self.classes_[int(present[0])]!r})")
+        mean, scale = feats.mean(axis=0), feats.std(axis=0) + 1e-6
+        lr = LogisticRegression(C=args.head_c, max_iter=3000, random_state=args.seed,
+                                class_weight="balanced" if args.class_weight == "balanced" else None)
+        lr.fit((feats - mean) / scale, y_idx)
+        # Fold the standardisation into one linear layer: W x + b on the raw features.
+        coef = np.zeros((len(self.classes_), feats.shape[1]))
+        intercept = np.full(len(self.classes_), -30.0)  # a class absent from training is never predicted
+        rows = lr.coef_ if len(lr.classes_) > 2 else np.vstack([-lr.coef_[0] / 2, lr.coef_[0] / 2])
+        biases = lr.intercept_ if len(lr.classes_) > 2 else np.array([-lr.intercept_[0] / 2, lr.intercept_[0] / 2])
+        for row, bias, cls in zip(rows, biases, lr.classes_):
+            coef[int(cls)] = row / scale
+            intercept[int(cls)] = bias - float((row * mean / scale).sum())
+        with torch.no_grad():
+            self.model_.classifier.weight.copy_(torch.tensor(coef, dtype=self.model_.classifier.weight.dtype))
+            self.model_.classifier.bias.copy_(torch.tensor(intercept, dtype=self.model_.classifier.bias.dtype))
+        self._runner = None  # the runtime model holds the old head
+        train_acc = float((lr.predict((feats - mean) / scale) == y_idx).mean())
+        return [{"step": 0, "head": "logistic regression", "C": args.head_c, "train_accuracy": round(train_acc, 4)}]
 
     # -- inference ------------------------------------------------------------------------
     def encode(self, X: Sequence[StanceInput], *, max_length: int | None = None) -> Encoded:
         """Token ids and token types (with special tokens, unpadded), truncated to ``max_length``."""
         from models.transformer_training import Encoded
 
-        first, second = zip(*(text_pair(item) for item in X)) if len(X) else ((), ())
+        engagement = getattr(self, "engagement_text_", ENGAGEMENT_DESCRIPTION)
+        first, second = zip(*(text_pair(item, engagement=engagement) for item in X)) if len(X) else ((), ())
         max_length = max_length or self._max_length()
         enc = self.tokenizer_(list(first), list(second), truncation="longest_first", max_length=max_length)
         types = enc.get("token_type_ids")
@@ -192,6 +233,62 @@ class TransformerStanceClassifier(StanceClassifier):
 
         return int(self.workers) if self.workers else torch.get_num_threads()
 
+    # -- relevance ------------------------------------------------------------------------
+    def features(self, X: Sequence[StanceInput], *, batch_size: int | None = None,
+                 max_length: int | None = None) -> np.ndarray:
+        """The pooled vectors the head reads, ``(n, d)`` (pooled heads only; ``cls`` raises)."""
+        from models.transformer_training import batched_logits, features_fn
+
+        if self.pooling_ == "cls":
+            raise ValueError("a 'cls' head has no pooled features: relevance needs pooling 'mean' or 'mean+target'")
+        if len(X) == 0:
+            return np.zeros((0, self.model_.classifier.in_features), dtype=np.float32)
+        self._forward_fn()  # builds the runtime's model
+        if getattr(self, "_features_runner", None) is None:
+            self._features_runner = features_fn(self._runtime_model)
+        return batched_logits(self._features_runner, self.encode(X, max_length=max_length),
+                              batch_size=batch_size or INFERENCE_BATCH_SIZE,
+                              pad_id=self.tokenizer_.pad_token_id, workers=self._inference_workers())
+
+    def fit_relevance(self, X: Sequence[StanceInput], about: Sequence[bool], *, C: float = 0.1) -> TransformerStanceClassifier:
+        """Fit the engagement relevance head (``models.relevance``) on engagement pairs ``X``
+        and whether each sentence is about engagement; returns ``self``."""
+        from models.relevance import RelevanceHead
+
+        self.relevance_ = RelevanceHead(C=C).fit(self.features(X), np.asarray(about, dtype=bool))
+        self.metadata_["relevance"] = {**self.relevance_.describe(), "digest": self.relevance_digest()}
+        return self
+
+    def relevance_digest(self) -> str:
+        digest = hashlib.sha256()
+        for array in (self.relevance_.mean_, self.relevance_.scale_, self.relevance_.coef_,
+                      np.array([self.relevance_.intercept_])):
+            digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+        return digest.hexdigest()[:12]
+
+    def predict_proba_and_relevance(self, X: Sequence[StanceInput]) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(probabilities (n, k), relevance (n,) or None)`` in one encoder pass.
+
+        Relevance is ``P(about engagement)`` for engagement pairs and NaN for actor pairs;
+        None without a relevance head. The head is linear, so the stance logits are computed
+        from the same pooled features (dropout is off at inference): the probabilities equal
+        :meth:`predict_proba`'s.
+        """
+        from models.base import softmax
+        from models.inputs import ENGAGEMENT_TARGET
+
+        if getattr(self, "relevance_", None) is None or self.pooling_ == "cls":
+            return self.predict_proba(X), None
+        feats = self.features(X)
+        weight = self.model_.classifier.weight.detach().double().numpy()
+        bias = self.model_.classifier.bias.detach().double().numpy()
+        proba = softmax(feats.astype(np.float64) @ weight.T + bias, temperature=self.temperature_)
+        relevance = np.full(len(X), np.nan)
+        engagement = np.array([item.target == ENGAGEMENT_TARGET for item in X], dtype=bool)
+        if engagement.any():
+            relevance[engagement] = self.relevance_.predict_proba(feats[engagement])
+        return proba, relevance
+
     def _forward_fn(self):
         """The inference callable for the chosen runtime, built once and cached."""
         if getattr(self, "_runner", None) is None:
@@ -214,6 +311,7 @@ class TransformerStanceClassifier(StanceClassifier):
 
             from models.transformer_training import logits_fn
 
+            self._runtime_model, self._features_runner = model, None
             self._runner = logits_fn(model)
         return self._runner
 
@@ -239,6 +337,8 @@ class TransformerStanceClassifier(StanceClassifier):
         def write(folder: Path) -> None:
             self.model_.save_pretrained(folder, safe_serialization=True)
             self.tokenizer_.save_pretrained(folder)
+            if getattr(self, "relevance_", None) is not None:
+                self.relevance_.save(folder)
             self._write_common(folder)
             write_model_card(folder, self)
 
@@ -258,6 +358,10 @@ class TransformerStanceClassifier(StanceClassifier):
         self = cls(runtime=runtime, workers=workers)
         self._read_common(directory)
         self.pooling_ = self.metadata_.get("pooling", "cls")
+        # Models saved before the engagement phrasing was recorded read the short description.
+        self.engagement_text_ = (self.metadata_.get("input_format") or {}).get("engagement", ENGAGEMENT_DESCRIPTION)
+        if not isinstance(self.engagement_text_, str) or not self.engagement_text_.strip():
+            raise ModelLoadError(f"{directory / 'slant_model.json'}: input_format.engagement must be a non-empty string")
         _check_weights(directory / WEIGHTS_FILE)
         if self.pooling_ != "cls":
             from models.pooled_classifier import HEAD_FILE
@@ -287,6 +391,7 @@ class TransformerStanceClassifier(StanceClassifier):
             raise ModelLoadError(f"{directory / 'config.json'}: id2label {config_labels} disagrees with "
                                  f"labels.json {list(self.classes_)}")
         self.model_.eval()
+        self.relevance_ = _load_relevance(self, directory)
         self.base_model = self.metadata_.get("base_model")
         self.args = None
         if "training_args" in self.metadata_:
@@ -303,6 +408,29 @@ class TransformerStanceClassifier(StanceClassifier):
                 raise ModelLoadError(f"{directory / 'slant_model.json'}: training_args: {exc}") from exc
         self._runner = None
         return self
+
+
+def _load_relevance(model: TransformerStanceClassifier, directory: Path):
+    """The saved relevance head, checked against the digest in ``slant_model.json``; None
+    for models saved without one."""
+    from models.relevance import RELEVANCE_FILE, RelevanceError, RelevanceHead
+
+    recorded = model.metadata_.get("relevance")
+    path = directory / RELEVANCE_FILE
+    if recorded is None and not path.exists():
+        return None
+    if recorded is None or not path.is_file():
+        missing = path if recorded is not None else directory / "slant_model.json"
+        raise ModelLoadError(f"{missing}: the relevance head and its record in slant_model.json must come together")
+    try:
+        head = RelevanceHead.load(directory, n_features=model.model_.classifier.in_features)
+    except RelevanceError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    model.relevance_ = head
+    if not isinstance(recorded, dict) or recorded.get("digest") != model.relevance_digest():
+        raise ModelLoadError(f"{path}: does not match the digest recorded in slant_model.json "
+                             f"(a relevance head of another model?)")
+    return head
 
 
 def int8_layer_names(model: Any) -> list[str]:

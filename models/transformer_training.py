@@ -85,6 +85,18 @@ def logits_fn(model) -> Callable:
     return forward
 
 
+def features_fn(model) -> Callable:
+    """``forward(ids, mask, types, target=None) -> (b, d)`` float32 pooled features of a
+    pooled-head model (``PooledPairClassifier.features``), without autograd."""
+    import torch
+
+    def forward(ids, mask, types, target=None):
+        with torch.inference_mode():
+            return model.features(**model_inputs(ids, mask, types, target)).float().numpy()
+
+    return forward
+
+
 class Encoded:
     """Token ids, token types and (for target pooling) target-token masks of a list of
     pairs, unpadded. ``batch`` pads a subset into ``(ids, attention, types, target)``

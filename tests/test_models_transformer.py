@@ -268,3 +268,48 @@ def test_an_unknown_runtime_is_refused_at_load(tmp_path, fitted):
     fitted.save(tmp_path / "m")
     with pytest.raises(ValueError, match="unknown runtime 'int9'; valid: fp32, int8"):
         load_model(tmp_path / "m", runtime="int9")
+
+
+def test_relevance_head_one_pass_save_load_and_tamper(tmp_path, data, fitted):
+    """The relevance head reads the pooled features of the stance pass: probabilities stay those of
+    predict_proba, relevance is given for engagement pairs only, and it survives save/load."""
+    import copy
+
+    from models.inputs import StanceInput
+    from models.relevance import RELEVANCE_FILE
+
+    model = copy.deepcopy(fitted)
+    about = [StanceInput(text=f"Talks on the ceasefire resumed, round {i}.", target="engagement") for i in range(12)]
+    off = [StanceInput(text=f"The market index closed at {100 + i} points.", target="engagement") for i in range(12)]
+    model.fit_relevance(about + off, [True] * 12 + [False] * 12)
+    X_test, _ = from_dataset(data["test"])
+    mixed = list(X_test[:5]) + about[:3] + off[:3]
+    proba, relevance = model.predict_proba_and_relevance(mixed)
+    np.testing.assert_allclose(proba, model.predict_proba(mixed), atol=1e-5)
+    is_engagement = np.array([x.target == "engagement" for x in mixed])
+    assert np.isnan(relevance[~is_engagement]).all() and not np.isnan(relevance[is_engagement]).any()
+    model.save(tmp_path / "r")
+    loaded = load_model(tmp_path / "r")
+    np.testing.assert_allclose(loaded.predict_proba_and_relevance(mixed)[1], relevance, atol=1e-6)
+    # A relevance head from another model is refused by its digest, as the weights are.
+    other = copy.deepcopy(fitted).fit_relevance(about + off, [True] * 6 + [False] * 6 + [True] * 6 + [False] * 6)
+    other.save(tmp_path / "other")
+    (tmp_path / "r" / RELEVANCE_FILE).write_bytes((tmp_path / "other" / RELEVANCE_FILE).read_bytes())
+    with pytest.raises(ModelLoadError, match="digest"):
+        load_model(tmp_path / "r")
+    (tmp_path / "r" / RELEVANCE_FILE).unlink()
+    with pytest.raises(ModelLoadError, match="must come together"):
+        load_model(tmp_path / "r")
+
+
+def test_engagement_phrasing_is_saved_and_read_back(tmp_path, fitted):
+    from models.inputs import ENGAGEMENT_DESCRIPTION, ENGAGEMENT_MOTION
+
+    assert fitted.engagement_text_ == ENGAGEMENT_MOTION  # the default phrasing
+    fitted.save(tmp_path / "p")
+    meta = json.loads((tmp_path / "p" / "slant_model.json").read_text())
+    assert meta["input_format"]["engagement"] == ENGAGEMENT_MOTION
+    # A model saved before the phrasing was recorded reads the old description.
+    del meta["input_format"]["engagement"]
+    (tmp_path / "p" / "slant_model.json").write_text(json.dumps(meta))
+    assert load_model(tmp_path / "p").engagement_text_ == ENGAGEMENT_DESCRIPTION

@@ -56,6 +56,8 @@ class ReportOptions:
         tie_policy: passed to ``annotate.adjudication.adjudicate``.
         exclude_off_target_from_model: drop model predictions for (sentence, target) pairs
             that humans marked off target ("not that actor", "not about engagement").
+        relevance_threshold: drop model predictions whose ``relevance`` (the model's
+            probability that the sentence is about engagement) is below this; 0 keeps all.
     """
 
     min_sentences: int = 3
@@ -67,8 +69,11 @@ class ReportOptions:
     project_id: int | None = None
     tie_policy: str = "unresolved"
     exclude_off_target_from_model: bool = True
+    relevance_threshold: float = 0.5
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.relevance_threshold <= 1.0:
+            raise ValueError(f"relevance_threshold must be in [0, 1], got {self.relevance_threshold}")
         if self.min_sentences < 1:
             raise ValueError(f"min_sentences must be >= 1, got {self.min_sentences}")
         if self.n_resamples < 1:
@@ -267,7 +272,11 @@ def build_report(
     problems = findings + problems
 
     off_target = {(a.sentence_id, a.target) for a in adjudicated if a.off_target}
-    exclude = off_target if options.exclude_off_target_from_model else set()
+    exclude = set(off_target) if options.exclude_off_target_from_model else set()
+    # A model with a relevance head says which sentences are about engagement at all; the
+    # others ("Sign In Now", a report of a blast) say nothing for or against it.
+    exclude |= {(p.sentence_id, p.target) for p in predictions
+                if p.relevance is not None and p.relevance < options.relevance_threshold}
 
     # Articles: everything with data; metadata from the manifest, else from the sentences.
     article_ids = sorted({s.article_id for s in sentences} | {p.article_id for p in predictions}

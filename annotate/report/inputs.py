@@ -98,6 +98,10 @@ def checked_prediction(record: PredictionRecord, *, labels: Sequence[str]) -> Pr
     if record.probabilities[record.label] < top:
         best = max(record.probabilities, key=record.probabilities.get)
         raise ValueError(f"label {record.label!r} is not the most probable class ({best!r} has {top:g})")
+    relevance = getattr(record, "relevance", None)
+    if relevance is not None and (isinstance(relevance, bool) or not isinstance(relevance, numbers.Real)
+                                  or not 0.0 <= relevance <= 1.0):
+        raise ValueError(f"relevance must be a probability in [0, 1] or absent, not {relevance!r}")
     # Sums within the tolerance are rescaled, so evidence never shows a probability above 1.
     total = sum(record.probabilities.values())
     return replace(record, probabilities={k: float(v) / total for k, v in record.probabilities.items()})

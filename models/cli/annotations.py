@@ -195,6 +195,7 @@ def dataset_command(
         agreement_summary,
         annotation_provenance,
         build_dataset,
+        relevance_rows,
         save_dataset,
     )
 
@@ -229,8 +230,9 @@ def dataset_command(
             meta = load_manifest(manifest)
         except (OSError, ManifestError) as exc:
             raise _fail(f"{manifest}: {exc}") from None
+    sentence_records = _read_sentences(sentences)
     try:
-        dd = build_dataset(adjudicated, sentences=_read_sentences(sentences), manifest=meta, seed=seed,
+        dd = build_dataset(adjudicated, sentences=sentence_records, manifest=meta, seed=seed,
                            val_fraction=val_fraction, test_fraction=test_fraction)
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
@@ -243,7 +245,8 @@ def dataset_command(
     if k_folds is not None and k_folds > n_articles:
         raise _fail(f"--k-folds {k_folds} is more than the {n_articles} articles with labels", 2)
     try:
-        save_dataset(dd, out, provenance=provenance, k_folds=k_folds, seed=seed)
+        relevance = relevance_rows(adjudicated, dataset=dd, sentences=sentence_records)
+        save_dataset(dd, out, provenance=provenance, k_folds=k_folds, seed=seed, relevance=relevance)
     except FileExistsError as exc:
         raise _fail(str(exc)) from None
     sizes = ", ".join(f"{split} {len(ds)}" for split, ds in dd.items())

@@ -86,10 +86,16 @@ def train_command(
                                            help="Select and save a moving average of the weights (0 = off)."),
     rdrop_alpha: float | None = typer.Option(None, "--rdrop-alpha",
                                              help="R-Drop: weight of the KL between two dropout passes (0 = off)."),
+    transfer: bool = typer.Option(False, "--transfer/--no-transfer",
+                                  help="Also train on the shipped transfer data (NewsMTSC + topic stance; "
+                                       "models/transfer_data), the default model's recipe."),
+    in_domain_repeat: int = typer.Option(3, "--in-domain-repeat", min=1,
+                                         help="With --transfer: repeat the dataset's train split this many times."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a stance classifier, calibrate it on validation, score it on test, save it."""
     from models.train import train
+    from models.transfer import TransferMix
 
     args = _training_args(model, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, max_length=max_length,
                           patience=patience, seed=seed, threads=threads, max_steps=max_steps,
@@ -97,7 +103,8 @@ def train_command(
                           ema_decay=ema_decay, rdrop_alpha=rdrop_alpha, show_progress=False if quiet else None)
     try:
         result = train(dataset, model=model, args=args, pretrain=pretrain, out=out,
-                       base_model=str(base_model) if base_model else None)
+                       base_model=str(base_model) if base_model else None,
+                       transfer=TransferMix() if transfer else None, in_domain_repeat=in_domain_repeat)
     except _user_errors() as exc:
         _fail(str(exc))
     except ValueError as exc:
@@ -106,6 +113,9 @@ def train_command(
     if "test" in result.metrics:
         t = result.metrics["test"]
         line += f"; test macro-F1 {t['macro_f1']:.3f}, accuracy {t['accuracy']:.3f} (n={t['n']})"
+    if "precision" in (result.metrics.get("relevance") or {}):
+        r = result.metrics["relevance"]
+        line += f"; engagement relevance precision {r['precision']:.3f}, recall {r['recall']:.3f} (n={r['n_test']})"
     typer.echo(line)
 
 
@@ -191,17 +201,21 @@ def crossval_command(
     seed: int | None = typer.Option(None, "--seed"),
     class_weight: str | None = typer.Option(None, "--class-weight", help="none | balanced (as in `slant train`)."),
     pooling: str | None = typer.Option(None, "--pooling", help="cls | mean | mean+target (as in `slant train`)."),
+    transfer: bool = typer.Option(False, "--transfer/--no-transfer", help="Each fold also trains on the transfer data."),
+    in_domain_repeat: int = typer.Option(3, "--in-domain-repeat", min=1, help="As in `slant train`."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """Leave-one-article-out cross-validation: mean and per-fold macro-F1."""
+    """Leave-one-article-out cross-validation: mean and per-fold macro-F1, article slant sign agreement."""
     from models.crossval import crossval
+    from models.transfer import TransferMix
 
     if out is not None and out.is_dir():  # found out before the folds run, not after
         _fail(f"{out}: is a directory; --out takes a JSON file path")
     args = _training_args(model, epochs=epochs, threads=threads, learning_rate=learning_rate, seed=seed,
                           class_weight=class_weight, pooling=pooling, show_progress=False if quiet else None)
     try:
-        result = crossval(dataset, model=model, args=args, base_model=str(base_model) if base_model else None)
+        result = crossval(dataset, model=model, args=args, base_model=str(base_model) if base_model else None,
+                          transfer=TransferMix() if transfer else None, in_domain_repeat=in_domain_repeat)
     except _user_errors() as exc:
         _fail(str(exc))
     except ValueError as exc:
@@ -211,6 +225,10 @@ def crossval_command(
     typer.echo(f"{model}: mean macro-F1 {result.mean_macro_f1:.3f} ± {result.std_macro_f1:.3f} over {len(result.folds)} "
                f"articles; pooled macro-F1 {result.pooled_macro_f1:.3f}, accuracy {result.pooled_accuracy:.3f} "
                f"(training-majority baseline {result.majority_pooled_macro_f1:.3f})")
+    signs = (result.sign_agreement or {}).get("overall") or {}
+    if signs.get("cells"):
+        typer.echo(f"article slant sign agreement: {signs['right']}/{signs['cells']} article x dimension cells "
+                   f"({signs['agreement']:.3f})")
     if out is not None:
         _write_json(out, result.to_dict())
 
