@@ -36,6 +36,8 @@ NAME_FIELDS = ("aliases", "demonyms", "capitals", "institutions", "leaders", "fa
 _ACTOR_KEYS = {"name", "kind", *NAME_FIELDS}
 _IGNORE_LABEL = "__ignore__"
 _TOP_KEYS = {"actors", "ignore", "person", "dated"}
+_ENDS_IN_LETTER = re.compile(r"-[A-Z]$")
+_LETTER_THEN_PERIOD = re.compile(r"-[A-Z]\.$")
 #: Hyphen-like dashes between letters (hyphen, non-breaking hyphen, figure dash, en dash):
 #: matched as "-", so "Tehreek‐e‐Taliban" and "Al‑Qaeda" find the names written with "-".
 _HYPHEN_LIKE = re.compile(r"(?<=\w)[\u2010\u2011\u2012\u2013](?=\w)")
@@ -187,13 +189,10 @@ class ActorRegistry:
         """Per-article state for :meth:`find_mentions`: who was named, and the article's date."""
         return ArticleResolver(self.people, self.dated, day)
 
-    def find_mentions(self, doc: Doc, resolver: ArticleResolver | None = None) -> list[tuple[str, int, int]]:
-        """``(actor_id, start_char, end_char)`` in ``doc``, longest match first on overlaps.
-
-        ``resolver`` carries one article's state across its blocks (call in reading order):
-        the people already named, for their short forms, and the article's date. Without it
-        the text is read as an undated article of its own.
-        """
+    def match_spans(self, doc: Doc) -> list[tuple[str, int, int]]:
+        """``(label, start_char, end_char)`` of every name in ``doc``, longest first on overlaps;
+        labels are actor ids or the person / short-form / dated labels that
+        :class:`ArticleResolver` turns into actors. Ignored phrases give nothing."""
         from spacy.tokens import Span
         from spacy.util import filter_spans
 
@@ -210,15 +209,22 @@ class ActorRegistry:
             for match_id, start, end in matcher(doc):
                 spans.append(Span(doc, start, end, label=match_id))
         kept = sorted(filter_spans(spans), key=lambda s: s.start)
-        resolver = resolver or self.resolver()
-        found = []
-        for span in kept:
-            if span.label_ == _IGNORE_LABEL:
-                continue
-            actor = resolver.actor_for(span.label_)
-            if actor is not None:
-                found.append((actor, span.start_char, span.end_char))
-        return found
+        # "ISIS-K." at a sentence end was matched through its "K." token: the period is not the name's
+        return [(s.label_, s.start_char, s.end_char - (1 if _LETTER_THEN_PERIOD.search(s.text) else 0))
+                for s in kept if s.label_ != _IGNORE_LABEL]
+
+    def find_mentions(self, doc: Doc, resolver: ArticleResolver | None = None) -> list[tuple[str, int, int]]:
+        """``(actor_id, start_char, end_char)`` in ``doc``, longest match first on overlaps.
+
+        ``resolver`` carries one article's state across its blocks (call in reading order):
+        the people named, for their short forms, and the article's date. Without it the text
+        is read as an undated article of its own.
+        """
+        spans = self.match_spans(doc)
+        if resolver is None:
+            resolver = self.resolver()
+            resolver.look_ahead(label for label, _, _ in spans)
+        return resolve_spans(spans, resolver)
 
     def mentions_in(self, text: str) -> list[Mention]:
         """Actor mentions in a piece of text (offsets relative to ``text``)."""
@@ -228,9 +234,22 @@ class ActorRegistry:
         return [Mention(a, text[s:e], s, e) for a, s, e in self.find_mentions(doc)]
 
 
+def resolve_spans(spans: list[tuple[str, int, int]], resolver: ArticleResolver) -> list[tuple[str, int, int]]:
+    """:meth:`ActorRegistry.match_spans` output with labels turned into actors (None dropped)."""
+    found = []
+    for label, start, end in spans:
+        actor = resolver.actor_for(label)
+        if actor is not None:
+            found.append((actor, start, end))
+    return found
+
+
 def _with_capitals(names) -> list[str]:
-    """Names as written and in capitals: datelines and headlines write "ANKARA, TURKEY"."""
-    return list(dict.fromkeys([*names, *(n.upper() for n in names)]))
+    """Names as written and in capitals (datelines and headlines write "ANKARA, TURKEY"), and
+    a name ending in "-<letter>" also with a period: spaCy keeps "K." whole ("... ISIS-K.")."""
+    variants = [*names, *(n.upper() for n in names)]
+    variants += [f"{n}." for n in variants if _ENDS_IN_LETTER.search(n)]
+    return list(dict.fromkeys(variants))
 
 
 def _check_name_clashes(owner: dict[tuple[str, bool], str], people: list[Person], dated: list[DatedName],

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotate.corpus.actors import ActorRegistry, load_registry
+from annotate.corpus.actors import ActorRegistry, load_registry, resolve_spans
 from annotate.corpus.cleaning import CleanedText, CleaningRules, clean_text, load_rules
 from annotate.corpus.manifest import ArticleMeta, find_manifest, load_manifest
 from annotate.corpus.readers import (
@@ -88,15 +88,18 @@ def sentences_of(cleaned: CleanedText, registry: ActorRegistry, day: dt.date | N
     """Split cleaned blocks into sentences and find mentions (sentence-relative offsets).
 
     ``day`` is the article's date: it decides what dated names ("Kabul", "Afghan forces") and
-    people in and out of office stand for. Blocks are read in order, so a short form ("Muttaqi")
-    counts only after the person's full name appeared earlier in the article.
+    people in and out of office stand for. The whole article is matched before its mentions are
+    resolved, so a short form ("Muttaqi") finds the person named in full anywhere in it.
     """
     from annotate.corpus.sentences import iter_docs
 
+    docs = list(iter_docs(b.text for b in cleaned.blocks))
+    spans = [registry.match_spans(doc) for doc in docs]
     resolver = registry.resolver(day)
+    resolver.look_ahead(label for block_spans in spans for label, _, _ in block_spans)
     out: list[_Sentence] = []
-    for block, doc in zip(cleaned.blocks, iter_docs(b.text for b in cleaned.blocks)):
-        found = sorted(registry.find_mentions(doc, resolver), key=lambda m: m[1])
+    for block, doc, block_spans in zip(cleaned.blocks, docs, spans):
+        found = sorted(resolve_spans(block_spans, resolver), key=lambda m: m[1])
         starts = [a for _, a, _ in found]  # each sentence looks only at mentions from its start on
         for sent in doc.sents:
             text = sent.text

@@ -69,14 +69,15 @@ def navigation_list(lines: Sequence[str], *, max_words: int = 3, min_run: int = 
     for i, line in enumerate([*lines, "end of text."]):
         if not line.strip():
             continue
+        if i < len(lines) and _glued_menu(line, min_glued):
+            out.append(i)
+            continue  # a menu in itself: it neither starts nor breaks a run
         if _menu_item(line, max_words):
             run.append(i)
             continue
         if len(run) >= min_run:
             out.extend(run)
         run = []
-        if i < len(lines) and _glued_menu(line, min_glued):
-            out.append(i)
     return sorted(out)
 
 

@@ -1,9 +1,10 @@
 """Mentions whose actor depends on the article: people (and their short forms) and dated names.
 
 - A **person** (``[[person]]`` in ``actors.toml``) has full names, matched anywhere, and short
-  forms ("Muttaqi", "Mujahid"), matched only after one of the person's full names appeared
-  earlier in the same article; a short form shared by two people ("Sharif") goes to the one
-  named most recently. A person acts for an actor only while in office (``office`` periods):
+  forms ("Muttaqi", "Mujahid"), which count only in an article that names the person in full:
+  a short form goes to the person last named in full before it ("Sharif" after "Nawaz
+  Sharif" is Nawaz), or, in a headline or lead that gives the full name only later, to the
+  first person named in full after it. A person acts for an actor only while in office (``office`` periods):
   with the article's date known, a former official is no mention ("Karzai" in 2025); without a
   date the person's ``actor`` is used ("" = never a mention: opposition figures, envoys).
 - A **dated name** (``[[dated]]``) means one actor before a switch date and another from it on:
@@ -159,6 +160,15 @@ class ArticleResolver:
     dated: tuple[DatedName, ...] = ()
     day: dt.date | None = None
     _named: dict[str, Person] = field(default_factory=dict)  # short form -> person named last
+    _ahead: dict[str, Person] = field(default_factory=dict)  # short form -> person named first
+
+    def look_ahead(self, labels) -> None:
+        """Note the first person named in full for each short form, from all of the article's
+        match labels (in order), so a headline's "Muttaqi" finds the full name further down."""
+        for label in labels:
+            if label.startswith(PERSON_PREFIX):
+                for short in self.people[int(label[len(PERSON_PREFIX):])].short:
+                    self._ahead.setdefault(short, self.people[int(label[len(PERSON_PREFIX):])])
 
     def actor_for(self, label: str) -> str | None:
         """The actor a match stands for, or None (no mention). Call in text order."""
@@ -168,7 +178,8 @@ class ArticleResolver:
                 self._named[short] = person
             return person.actor_on(self.day) or None
         if label.startswith(SHORT_PREFIX):
-            person = self._named.get(label[len(SHORT_PREFIX):])
+            short = label[len(SHORT_PREFIX):]
+            person = self._named.get(short) or self._ahead.get(short)
             return (person.actor_on(self.day) or None) if person else None
         if label.startswith(DATED_PREFIX):
             return self.dated[int(label[len(DATED_PREFIX):])].actor_on(self.day)
