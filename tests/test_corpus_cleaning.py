@@ -193,3 +193,105 @@ def test_a_photo_credit_inside_a_sentence_keeps_the_sentence_end() -> None:
     assert clean_text(text).text == "The strike killed 12 soldiers, Pakistan's army told reporters. The Taliban denied any role."
     # After a sentence end the credit takes its own period with it (the seeds' case).
     assert clean_text("It is important. (Reuters Image).").text == "It is important."
+
+
+# --- web-page furniture --------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "noise, rule",
+    [
+        ("Sign In Now", "paywall_prompt"),
+        ("Already a subscriber? Log in", "paywall_prompt"),
+        ("Subscribe to continue reading this premium article.", "paywall_prompt"),
+        ("/images/2025/10/istanbul-talks.jpg", "image_file"),
+        ("clashes-kurram-2026.jpg 1200w", "image_file"),
+        ("https://www.example.org/news/2025/10/26/talks", "bare_url"),
+        ("Delegations meet in Istanbul on Saturday. — Photo via X", "caption_credit"),
+        ("Photo: AFP", "caption_credit"),
+        ("Afghan soldiers at a checkpoint. — AFP/File", "caption_credit"),
+        ("Smoke rises near the border crossing. Photo: Getty Images", "caption_credit"),
+        ("Figure 1: Militant attacks in Pakistan by month. Source: project data.", "caption_credit"),
+        ("Share Tweet WhatsApp Email", "share_bar"),
+        ("Facebook | X | LinkedIn | Copy link", "share_bar"),
+        ("Comments (4)", "share_bar"),
+        ("Follow us on Google News", "follow_prompt"),
+        ("Read: Border ceasefire holds for a third day", "related_link"),
+        ("Published October 26, 2025 Updated 10:42pm", "publication_line"),
+        ("Home > Opinion > Columns", "menu_bar"),
+        ("Markets • Economy • Companies • World", "menu_bar"),
+        ("AIRLINK 107.70 Increased By ▲ 1.59 (1.5%)", "number_dense"),
+        ("KSE-100 165,432.10 ▲ 1,234.55 (0.75%)", "number_dense"),
+        ("October 26, 2025", "number_dense"),
+        ("HomeLatestPakistanWORLDBusinessSPORTS", "navigation_list"),
+    ],
+)
+def test_web_page_noise_lines_are_removed_and_counted(noise: str, rule: str) -> None:
+    text = f"Pakistan warned Kabul on Monday.\n{noise}\nThe Taliban replied on Tuesday."
+    cleaned = clean_text(text)
+    assert [b.text for b in cleaned.blocks] == ["Pakistan warned Kabul on Monday.", "The Taliban replied on Tuesday."]
+    assert cleaned.removed_lines() == {rule: 1}
+
+
+def test_a_menu_saved_one_item_per_line_goes_but_a_subheading_stays() -> None:
+    menu = "Home\nPakistan\n\nWorld\nBusiness\n"
+    body = "The talks in Istanbul ended on Friday.\nWhat comes next\nBoth sides will meet again in November."
+    cleaned = clean_text(menu + body)
+    assert cleaned.text == body
+    assert cleaned.removed_lines() == {"navigation_list": 4}
+
+
+def test_related_block_takes_the_link_titles_under_its_heading() -> None:
+    text = "The Taliban replied.\nRelated Articles\nPakistan's Counterterrorism Dilemma\nThe Taliban at Five\nIt rained."
+    assert kept(text) == ["The Taliban replied.", "It rained."]
+
+
+def test_an_agency_credit_after_the_last_sentence_goes_and_the_sentence_stays() -> None:
+    text = "The two sides will meet again in Istanbul on Oct 25. — Reuters\nNext."
+    cleaned = clean_text(text)
+    assert kept(text) == ["The two sides will meet again in Istanbul on Oct 25.", "Next."]
+    assert cleaned.removed_lines() == {}  # text removed inside a kept line is not a removed line
+
+
+@pytest.mark.parametrize("news", [
+    "Pakistan's stock market fell 2.3 percent to 107,700 points on Monday after the talks collapsed.",
+    "In 2023, 645 people were killed in 2,100 attacks.",
+    "Exports through Torkham fell to $48 million in January from $121 million a year earlier.",
+    "The two sides will sign in Istanbul next week, officials said.",
+    "A photo released by the ISPR shows soldiers near the border.",
+    "“Log in to read the agreement,” the spokesman joked.",
+    "Pakistan Afghanistan Talks Collapse",
+    "Three steps would help:",
+    "He shared a photo - taken in Kabul - on X.",
+    "Readers who follow the talks closely will not be surprised.",
+])
+def test_web_page_rules_keep_article_text_that_looks_like_noise(news: str) -> None:
+    assert kept(f"Pakistan warned Kabul.\n{news}\nThe Taliban replied.") == ["Pakistan warned Kabul.", news, "The Taliban replied."]
+
+
+def test_detectors_are_named_rules_a_user_can_switch_off_or_tune(tmp_path: Path) -> None:
+    ticker = "AIRLINK 107.70 Increased By ▲ 1.59 (1.5%)"
+    off = tmp_path / "off.toml"
+    off.write_text('disable = ["number_dense", "paywall_prompt"]\n')
+    rules = load_rules(off)
+    assert "number_dense" not in rules.names and "navigation_list" in rules.names
+    assert kept(f"{ticker}\nSign In Now\nPakistan spoke.", rules) == [ticker, "Sign In Now", "Pakistan spoke."]
+    tuned = tmp_path / "tuned.toml"
+    tuned.write_text('[[detector]]\nname = "number_dense"\nkind = "number_dense"\nparams = { min_numbers = 5 }\n')
+    assert kept(f"{ticker}\nPakistan spoke.", load_rules(tuned)) == [ticker, "Pakistan spoke."]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('[[detector]]\nname = "d"\nkind = "no_such_kind"\n', "is not one of ['navigation_list', 'number_dense']"),
+        ('[[detector]]\nname = "d"\nkind = "number_dense"\nparams = { min_share = "high" }\n', "must be float"),
+        ('[[detector]]\nname = "d"\nkind = "number_dense"\nparams = { window = 3 }\n', "valid: ['max_lowercase_words', 'min_numbers', 'min_share']"),
+        ('[[detectors]]\nname = "d"\n', "unknown top-level keys ['detectors']"),
+    ],
+)
+def test_bad_detector_entries_name_file_and_problem(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(content)
+    with pytest.raises(RulesError) as exc:
+        load_rules(path)
+    assert str(path) in str(exc.value) and message in str(exc.value)

@@ -254,7 +254,14 @@ def _with_capitals(names) -> list[str]:
 
 def _check_name_clashes(owner: dict[tuple[str, bool], str], people: list[Person], dated: list[DatedName],
                         source: str) -> None:
-    """A name that two entries claim would be matched for one of them at random."""
+    """A name that two entries claim would be matched for one of them at random. Dated names
+    are checked first, so a person added by an extra file is the entry the error names."""
+    shorts = {s.lower() for p in people for s in p.short}
+    for i, entry in enumerate(dated, start=1):
+        for key in [(n.lower(), False) for n in entry.names] + [(n, True) for n in entry.cased]:
+            if key in owner or key[0].lower() in shorts:
+                raise RegistryError(f"{source}: dated #{i}: name {key[0]!r} is already a name of {owner.get(key, 'a person')!r}")
+            owner[key] = f"dated #{i}"
     for person in people:
         forms = [(n.lower(), False) for n in person.names] + [(n, True) for n in (*person.cased, *person.short)]
         for key in [*forms, *((n.lower(), False) for n in person.short)]:
@@ -263,12 +270,6 @@ def _check_name_clashes(owner: dict[tuple[str, bool], str], people: list[Person]
         # short forms may be shared by people ("Sharif"): the one named last in the article wins
         for key in forms[: len(person.names) + len(person.cased)]:
             owner[key] = f"person {person.name!r}"
-    shorts = {s for p in people for s in p.short}
-    for i, entry in enumerate(dated, start=1):
-        for key in [(n.lower(), False) for n in entry.names] + [(n, True) for n in entry.cased]:
-            if key in owner or key[0] in shorts:
-                raise RegistryError(f"{source}: dated #{i}: name {key[0]!r} is already a name of {owner.get(key, 'a person')!r}")
-            owner[key] = f"dated #{i}"
 
 
 def merge_registry_data(base: dict, extra: dict, extra_source: str) -> dict:
@@ -305,11 +306,22 @@ def merge_registry_data(base: dict, extra: dict, extra_source: str) -> dict:
 
 
 @lru_cache(maxsize=8)
-def _cached_registry(path: str | None, extra: str | None) -> ActorRegistry:
+def _cached_registry(path: str | None, extra: str | None, _stamps: tuple) -> ActorRegistry:
     return ActorRegistry.from_toml(path, extra)
+
+
+def _stamp(path: str | None) -> tuple[int, int] | None:
+    """(mtime, size) of a file, so an edited file is read again; None when absent."""
+    try:
+        st = Path(path if path is not None else DEFAULT_ACTORS_PATH).stat()
+    except OSError:
+        return None  # from_toml names the missing file
+    return st.st_mtime_ns, st.st_size
 
 
 def load_registry(path: str | Path | None = None, extra: str | Path | None = None) -> ActorRegistry:
     """The registry at ``path`` (default: the bundled ``actors.toml``), with the file ``extra``
-    added to it; cached per pair of paths."""
-    return _cached_registry(str(path) if path is not None else None, str(extra) if extra is not None else None)
+    added to it; cached per pair of files until either changes."""
+    path_s = str(path) if path is not None else None
+    extra_s = str(extra) if extra is not None else None
+    return _cached_registry(path_s, extra_s, (_stamp(path_s), _stamp(extra_s) if extra_s else None))

@@ -84,7 +84,7 @@ class CleanedText:
         """Lines of the original that cleaning removed whole, by rule, most first.
 
         A line counts when it had visible text and none of it was kept; it goes to the rule
-        that removed most of its characters. Text removed inside a kept line (an inline photo
+        that removed most of its characters (on a tie, the one that ran first). Text removed inside a kept line (an inline photo
         credit, a bullet glyph) is not a removed line.
         """
         kept = bytearray(len(self.original))
@@ -315,7 +315,7 @@ def clean_text(text: str, rules: CleaningRules | None = None) -> CleanedText:
         _drop_repeated_lines(text, removed, rules.dedupe_min_words, log)
 
     blocks = _build_blocks(text, removed, breaks)
-    log.sort()
+    log.sort(key=lambda r: (r[0], r[1]))  # stable: rules that overlap stay in the order they ran
     return CleanedText(text, blocks, log)
 
 
