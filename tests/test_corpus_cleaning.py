@@ -223,6 +223,10 @@ def test_a_photo_credit_inside_a_sentence_keeps_the_sentence_end() -> None:
         ("KSE-100 165,432.10 ▲ 1,234.55 (0.75%)", "number_dense"),
         ("October 26, 2025", "number_dense"),
         ("HomeLatestPakistanWORLDBusinessSPORTS", "navigation_list"),
+        ("Skip to main content", "skip_link"),
+        ("#PeaceTalks #Kabul", "social_embed"),
+        ("Talks are the only way forward for both countries. #PeaceTalks #Pakistan", "social_embed"),
+        ("— A Reader (@a_reader) June 3, 2022", "social_embed"),
     ],
 )
 def test_web_page_noise_lines_are_removed_and_counted(noise: str, rule: str) -> None:
@@ -283,7 +287,7 @@ def test_detectors_are_named_rules_a_user_can_switch_off_or_tune(tmp_path: Path)
 @pytest.mark.parametrize(
     "content, message",
     [
-        ('[[detector]]\nname = "d"\nkind = "no_such_kind"\n', "is not one of ['navigation_list', 'number_dense']"),
+        ('[[detector]]\nname = "d"\nkind = "no_such_kind"\n', "is not one of ['headline_list', 'navigation_list', 'number_dense']"),
         ('[[detector]]\nname = "d"\nkind = "number_dense"\nparams = { min_share = "high" }\n', "must be float"),
         ('[[detector]]\nname = "d"\nkind = "number_dense"\nparams = { window = 3 }\n', "valid: ['max_lowercase_words', 'min_numbers', 'min_share']"),
         ('[[detectors]]\nname = "d"\n', "unknown top-level keys ['detectors']"),
@@ -295,3 +299,22 @@ def test_bad_detector_entries_name_file_and_problem(tmp_path: Path, content: str
     with pytest.raises(RulesError) as exc:
         load_rules(path)
     assert str(path) in str(exc.value) and message in str(exc.value)
+
+
+def test_a_sidebar_of_other_headlines_goes_but_a_short_list_in_the_article_stays() -> None:
+    sidebar = ("Cricket board names new selection committee for home series\n"
+               "Heatwave to continue in Sindh and Punjab, says Met Office\n"
+               "Government raises petrol price by Rs 5 for next fortnight\n\n"
+               "Karachi traffic plan announced for Eid holidays\n"
+               "\"We will not back down,\" says union leader after talks...\n")
+    body = ("The sides discussed three issues:\nThe status of the former tribal areas\n"
+            "The release of prisoners\nA longer ceasefire\nNo details were given.")
+    cleaned = clean_text(body + "\n" + sidebar)
+    assert cleaned.text == body
+    assert cleaned.removed_lines() == {"headline_list": 5}
+
+
+def test_you_may_also_like_takes_its_teasers_cut_off_mid_sentence() -> None:
+    text = ("The jirga member said talks went on late.\nYou May Also Like\nFlood relief convoy reaches Swat\n"
+            "PESHAWAR: Traders in the city say the closure of the main bazaar has...\nNext paragraph.")
+    assert kept(text) == ["The jirga member said talks went on late.", "Next paragraph."]

@@ -68,7 +68,7 @@ def test_cleaning_goals_on_the_page_set(pages) -> None:
 def test_switching_the_web_rules_off_keeps_the_noise_the_bench_measures(pages, tmp_path: Path) -> None:
     """The figure is the rules' doing: without them most of the noise is kept."""
     off = tmp_path / "off.toml"
-    off.write_text('disable = ["number_dense", "navigation_list", "paywall_prompt", "share_bar", "caption_credit", '
+    off.write_text('disable = ["number_dense", "navigation_list", "headline_list", "paywall_prompt", "share_bar", "caption_credit", '
                    '"image_file", "menu_bar", "publication_line"]\n')
     score = bench("cleaning").score_pages(pages, load_rules(off))
     assert score.boilerplate_kept_share > 0.5

@@ -276,14 +276,16 @@ def _kept_lines(original: str, removed: bytearray) -> list[tuple[int, int, str]]
 
 
 def _run_detectors(original: str, removed: bytearray, detectors: tuple[LineDetector, ...], log: list) -> None:
+    lines = _kept_lines(original, removed)
     for detector in detectors:
         # Each detector sees what the rules and earlier detectors left, so a line another rule
         # removed never counts as, say, an item of a menu.
-        lines = _kept_lines(original, removed)
-        for i in detector.lines_to_remove([kept for _, _, kept in lines]):
+        found = detector.lines_to_remove([kept for _, _, kept in lines])
+        for i in found:
             start, end, _ = lines[i]
             removed[start:end] = b"\x01" * (end - start)
             log.append((start, end, detector.name))
+            lines[i] = (start, end, "")
 
 
 def clean_text(text: str, rules: CleaningRules | None = None) -> CleanedText:

@@ -16,6 +16,8 @@ _NUMBER = re.compile(r"^[(\[+\-−]?\d[\d.,:/]*(?:%|am|pm|st|nd|rd|th|k|m|bn|cr)
 #: Up / down glyphs of a market ticker: they count as numbers.
 _TICKER_GLYPH = re.compile(r"^[▲▼△▽↑↓⬆⬇]+$")
 _WORD = re.compile(r"[^\W\d_]{2,}")
+_DIGIT_RUN = re.compile(r"\d+")
+_GLYPHS = re.compile(r"[▲▼△▽↑↓⬆⬇]")
 _SENTENCE_END = re.compile(r"[.!?:;\"”’)]\s*$")
 _GLUED_CASE = re.compile(r"[a-z][A-Z]")
 #: Words that every English sentence (and most headlines) has; a navigation strip has none.
@@ -35,6 +37,8 @@ def number_dense(lines: Sequence[str], *, min_numbers: int = 2, min_share: float
     """
     out = []
     for i, line in enumerate(lines):
+        if len(_DIGIT_RUN.findall(line)) + len(_GLYPHS.findall(line)) < min_numbers:
+            continue  # most lines: not enough numbers to look at the words
         tokens = line.split()
         numbers = sum(1 for t in tokens if _NUMBER.match(t) or _TICKER_GLYPH.match(t))
         words = [t for t in tokens if _WORD.search(t) and not _NUMBER.match(t)]
@@ -81,10 +85,35 @@ def navigation_list(lines: Sequence[str], *, max_words: int = 3, min_run: int = 
     return sorted(out)
 
 
+_STATEMENT_END = re.compile(r"(?<!\.\.)[.!?][\"”’)]*\s*$")  # "..." / "…" end a teaser, not a sentence
+
+
+def headline_list(lines: Sequence[str], *, min_run: int = 5, min_words: int = 4, max_words: int = 20) -> list[int]:
+    """Lists of other stories' headlines (a sidebar saved with the page, often without a
+    heading): runs of ``min_run`` or more lines of ``min_words`` to ``max_words`` words that
+    do not end a sentence and start with a capital, quote or digit. Article paragraphs end in
+    a full stop, so a run of five is a list, not prose; empty lines neither count nor break it."""
+    out: list[int] = []
+    run: list[int] = []
+    for i, line in enumerate([*lines, "end of text."]):
+        if not line.strip():
+            continue
+        n_words = len(line.split())
+        if (min_words <= n_words <= max_words and not _STATEMENT_END.search(line)
+                and (line[0].isupper() or line[0].isdigit() or line[0] in "\"“‘'")):
+            run.append(i)
+            continue
+        if len(run) >= min_run:
+            out.extend(run)
+        run = []
+    return out
+
+
 DetectorFn = Callable[..., list[int]]
 
 #: kind -> (function, parameter name -> type). The TOML ``kind`` must be one of these.
 DETECTOR_KINDS: dict[str, tuple[DetectorFn, dict[str, type]]] = {
     "number_dense": (number_dense, {"min_numbers": int, "min_share": float, "max_lowercase_words": int}),
     "navigation_list": (navigation_list, {"max_words": int, "min_run": int, "min_glued": int}),
+    "headline_list": (headline_list, {"min_run": int, "min_words": int, "max_words": int}),
 }
