@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotate.corpus._toml import load_toml
+from annotate.corpus._toml import load_toml, toml_tables
 from annotate.corpus.line_detectors import DETECTOR_KINDS
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("cleaning_rules.toml")
@@ -109,17 +109,8 @@ class CleanedText:
 
 
 def _parse_detectors(data: dict, source: str) -> list[LineDetector]:
-    raw_detectors = data.get("detector", [])
-    if not isinstance(raw_detectors, list):
-        raise RulesError(f"{source}: `detector` must be an array of tables ([[detector]])")
     detectors = []
-    for i, raw in enumerate(raw_detectors, start=1):
-        where = f"{source}: detector #{i}"
-        if not isinstance(raw, dict):
-            raise RulesError(f"{where}: must be a table")
-        unknown = set(raw) - _DETECTOR_KEYS
-        if unknown:
-            raise RulesError(f"{where}: unknown keys {sorted(unknown)}; valid keys: {sorted(_DETECTOR_KEYS)}")
+    for where, raw in toml_tables(data.get("detector", []), "detector", source, keys=_DETECTOR_KEYS, error=RulesError):
         name = raw.get("name")
         if not isinstance(name, str) or not name:
             raise RulesError(f"{where}: needs a non-empty string `name`")
@@ -147,16 +138,7 @@ def _parse_rules(data: dict, source: str) -> tuple[list[CleaningRule], dict, lis
         raise RulesError(f"{source}: unknown top-level keys {sorted(unknown_top)}; "
                          "valid: ['detector', 'disable', 'repeated_lines', 'rule']")
     rules: list[CleaningRule] = []
-    raw_rules = data.get("rule", [])
-    if not isinstance(raw_rules, list):
-        raise RulesError(f"{source}: `rule` must be an array of tables ([[rule]])")
-    for i, raw in enumerate(raw_rules, start=1):
-        where = f"{source}: rule #{i}"
-        if not isinstance(raw, dict):
-            raise RulesError(f"{where}: must be a table")
-        unknown = set(raw) - _RULE_KEYS
-        if unknown:
-            raise RulesError(f"{where}: unknown keys {sorted(unknown)}; valid keys: {sorted(_RULE_KEYS)}")
+    for where, raw in toml_tables(data.get("rule", []), "rule", source, keys=_RULE_KEYS, error=RulesError):
         name = raw.get("name")
         if not isinstance(name, str) or not name:
             raise RulesError(f"{where}: needs a non-empty string `name`")

@@ -17,6 +17,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from annotate.corpus._toml import toml_tables
+
 PERSON_PREFIX = "__person__:"
 SHORT_PREFIX = "__short__:"
 DATED_PREFIX = "__dated__:"
@@ -94,16 +96,8 @@ def _actor_id(value: object, where: str, valid: set[str], error: type[Exception]
 
 
 def parse_people(raw_people: object, source: str, valid: set[str], error: type[Exception]) -> list[Person]:
-    if not isinstance(raw_people, list):
-        raise error(f"{source}: `person` must be an array of tables ([[person]])")
     people = []
-    for i, raw in enumerate(raw_people, start=1):
-        where = f"{source}: person #{i}"
-        if not isinstance(raw, dict):
-            raise error(f"{where}: must be a table")
-        unknown = set(raw) - _PERSON_KEYS
-        if unknown:
-            raise error(f"{where}: unknown keys {sorted(unknown)}; valid keys: {sorted(_PERSON_KEYS)}")
+    for where, raw in toml_tables(raw_people, "person", source, keys=_PERSON_KEYS, error=error):
         name = raw.get("name")
         if not isinstance(name, str) or not name.strip():
             raise error(f"{where}: needs a `name` (the person's full name)")
@@ -129,16 +123,8 @@ def parse_people(raw_people: object, source: str, valid: set[str], error: type[E
 
 
 def parse_dated(raw_dated: object, source: str, valid: set[str], error: type[Exception]) -> list[DatedName]:
-    if not isinstance(raw_dated, list):
-        raise error(f"{source}: `dated` must be an array of tables ([[dated]])")
     out = []
-    for i, raw in enumerate(raw_dated, start=1):
-        where = f"{source}: dated #{i}"
-        if not isinstance(raw, dict):
-            raise error(f"{where}: must be a table")
-        unknown = set(raw) - _DATED_KEYS
-        if unknown:
-            raise error(f"{where}: unknown keys {sorted(unknown)}; valid keys: {sorted(_DATED_KEYS)}")
+    for where, raw in toml_tables(raw_dated, "dated", source, keys=_DATED_KEYS, error=error):
         names, cased = _strings(raw, "names", where, error), _strings(raw, "cased", where, error)
         if not names and not cased:
             raise error(f"{where}: lists no names")
