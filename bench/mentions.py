@@ -108,7 +108,7 @@ def main() -> int:
     ap.add_argument("--seeds", type=Path, default=ROOT / "seeds")
     ap.add_argument("--gold", type=Path, default=ROOT / "tests" / "data" / "gold_mentions.jsonl")
     ap.add_argument("--errors", action="store_true", help="list every false positive and miss")
-    ap.add_argument("--pages", type=Path, default=DEFAULT_PAGES,
+    ap.add_argument("--pages", type=lambda v: Path(v) if v else None, default=DEFAULT_PAGES,
                     help="the hand-marked page set (bench/web_pages.py); '' to skip it")
     ap.add_argument("--throughput", type=int, default=0, metavar="N", help="also time ingesting N seed copies")
     args = ap.parse_args()
