@@ -397,3 +397,11 @@ def test_a_bad_removed_lines_value_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(JsonlError) as exc:
         read_sentences(path)
     assert "line 2" in str(exc.value) and "removed_lines" in str(exc.value)
+
+
+def test_a_jsonl_rows_own_date_dates_its_mentions(tmp_path: Path) -> None:
+    rows = [{"id": "old", "date": "2020-02-29", "text": "Kabul was not a party to the deal."},
+            {"id": "new", "date": "2025-10-19", "text": "Kabul was not a party to the deal."}]
+    path = write(tmp_path / "c.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    result = ingest_paths([path])
+    assert {r.article_id: r.mentions[0].actor for r in result.records} == {"old": "afghan_government", "new": "afghan_taliban"}

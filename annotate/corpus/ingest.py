@@ -173,7 +173,11 @@ def ingest_article(
     registry: ActorRegistry | None = None,
     meta: ArticleMeta | None = None,
 ) -> list[SentenceRecord]:
-    """Clean, split and tag one article's text (``meta.date``, when given, dates the mentions)."""
+    """Clean, split and tag one article's text (``meta.date``, when given, dates the mentions).
+
+    Raises ``ValueError`` naming the value when ``meta.date`` is given but not ISO 8601
+    (``ingest_paths`` makes that a warning and reads the article as undated).
+    """
     records, _ = _process_article(article_id, text, rules or load_rules(), registry or load_registry(),
                                   meta, article_day(meta))
     return records
