@@ -227,6 +227,22 @@ def test_a_photo_credit_inside_a_sentence_keeps_the_sentence_end() -> None:
         ("#PeaceTalks #Kabul", "social_embed"),
         ("Talks are the only way forward for both countries. #PeaceTalks #Pakistan", "social_embed"),
         ("— A Reader (@a_reader) June 3, 2022", "social_embed"),
+        ("We use cookies to improve your experience. By continuing you agree to our use of cookies.", "cookie_notice"),
+        ("Accept All", "cookie_notice"),
+        ("Advertisement", "advert_label"),
+        ("Tags: Pakistan, Taliban, TTP, Afghanistan", "tag_line"),
+        ("Copyright © 2025 All rights reserved.", "copyright_line"),
+        ("Listen to this article 5 min", "reading_time"),
+        ("By our correspondent", "short_byline"),
+        ("Commentary by the South Asia Program", "short_byline"),
+        ("Print Edition: Lahore", "edition_line"),
+        ("Like Loading...", "page_widget"),
+        ("Search for:", "page_widget"),
+        ("Reporting by a staff reporter; Editing by a desk editor", "wire_footer"),
+        ("About the author: a researcher on South Asian security.", "author_box"),
+        ("The writer is a former ambassador to Kabul.", "author_box"),
+        ("Click to share on X (Opens in new window)", "share_bar"),
+        ("Residents gather at the site of the strike. REUTERS/Stringer", "caption_credit"),
     ],
 )
 def test_web_page_noise_lines_are_removed_and_counted(noise: str, rule: str) -> None:
@@ -267,6 +283,11 @@ def test_an_agency_credit_after_the_last_sentence_goes_and_the_sentence_stays() 
     "Three steps would help:",
     "He shared a photo - taken in Kabul - on X.",
     "Readers who follow the talks closely will not be surprised.",
+    "By then it was over.",
+    "Copyright law in Pakistan protects broadcasters.",
+    "Pakistan will not accept all the Taliban's demands.",
+    "Reported by local media, the blast killed 12 Pakistani soldiers.",
+    "Menu prices in Kabul have doubled since the border closed.",
 ])
 def test_web_page_rules_keep_article_text_that_looks_like_noise(news: str) -> None:
     assert kept(f"Pakistan warned Kabul.\n{news}\nThe Taliban replied.") == ["Pakistan warned Kabul.", news, "The Taliban replied."]
@@ -312,6 +333,11 @@ def test_a_sidebar_of_other_headlines_goes_but_a_short_list_in_the_article_stays
     cleaned = clean_text(body + "\n" + sidebar)
     assert cleaned.text == body
     assert cleaned.removed_lines() == {"headline_list": 5}
+
+
+def test_a_most_read_list_goes_with_its_numbers() -> None:
+    text = "The editorial ends here.\nMost Read\n1. Petrol prices cut again\n2. Heavy rain forecast\nNext."
+    assert kept(text) == ["The editorial ends here.", "Next."]
 
 
 def test_you_may_also_like_takes_its_teasers_cut_off_mid_sentence() -> None:
