@@ -278,7 +278,7 @@ def merge_registry_data(base: dict, extra: dict, extra_source: str) -> dict:
     unknown_top = set(extra) - _TOP_KEYS
     if unknown_top:
         raise RegistryError(f"{extra_source}: unknown top-level keys {sorted(unknown_top)}; valid: {sorted(_TOP_KEYS)}")
-    merged = {key: value for key, value in base.items()}
+    merged = dict(base)
     actors = {actor_id: dict(raw) for actor_id, raw in base.get("actors", {}).items()}
     raw_extra = extra.get("actors", {})
     if not isinstance(raw_extra, dict):

@@ -153,8 +153,9 @@ class ArticleResolver:
         match labels (in order), so a headline's "Muttaqi" finds the full name further down."""
         for label in labels:
             if label.startswith(PERSON_PREFIX):
-                for short in self.people[int(label[len(PERSON_PREFIX):])].short:
-                    self._ahead.setdefault(short, self.people[int(label[len(PERSON_PREFIX):])])
+                person = self.people[int(label[len(PERSON_PREFIX):])]
+                for short in person.short:
+                    self._ahead.setdefault(short, person)
 
     def actor_for(self, label: str) -> str | None:
         """The actor a match stands for, or None (no mention). Call in text order."""
