@@ -41,6 +41,7 @@ test: setup system-deps lint
 
 bench: setup
 	$(BIN)/python bench/mentions.py
+	$(BIN)/python bench/cleaning.py
 
 clean:
 	rm -rf $(WORK) .pytest_cache

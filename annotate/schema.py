@@ -43,6 +43,8 @@ class SentenceRecord:
     mentions: list[Mention] = field(default_factory=list)
     title: str = ""
     source: str = ""
+    # per article (the same on each of its sentences): lines cleaning removed whole, by rule
+    removed_lines: dict[str, int] = field(default_factory=dict)
 
     def actors(self) -> list[str]:
         """Actor ids mentioned, in order of first mention, without repeats."""
@@ -68,6 +70,11 @@ class SentenceRecord:
         for name in ("index", "start", "end"):
             if name in data and (isinstance(data[name], bool) or not isinstance(data[name], int)):
                 raise ValueError(f"{name} must be an integer, not {data[name]!r}")
+        removed = data.get("removed_lines", {})
+        if not isinstance(removed, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0 for k, v in removed.items()
+        ):
+            raise ValueError(f"removed_lines must map rule names to line counts, not {removed!r}")
         mentions = data.get("mentions", [])
         if not isinstance(mentions, list) or not all(isinstance(m, dict) for m in mentions):
             raise ValueError("mentions must be a list of objects")

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from annotate.corpus import ActorRegistry, RegistryError, UnknownActorError, load_registry
+from annotate.corpus.actors import resolve_spans
+from annotate.corpus.sentences import sentence_pipeline
 
 REQUIRED = [
     "united_states", "pakistan", "afghan_taliban", "ttp", "china", "india", "russia", "iran",
@@ -145,3 +147,91 @@ def test_trump_and_bush_still_match_as_names_and_in_capitals(registry: ActorRegi
         ("united_states", "Trump"), ("united_states", "Bush"), ("united_states", "TRUMP")]
     assert found(registry, "Donald Trump and George W. Bush") == [
         ("united_states", "Donald Trump"), ("united_states", "George W. Bush")]
+
+
+# --- people, short forms, dated names ------------------------------------------------------
+
+def dated_found(registry: ActorRegistry, text: str, day: str | None) -> list[tuple[str, str]]:
+    """Mentions of ``text`` read as one article dated ``day`` (ISO) or undated (None)."""
+    import datetime as dt
+
+    spans = registry.match_spans(sentence_pipeline().make_doc(text))
+    resolver = registry.resolver(dt.date.fromisoformat(day) if day else None)
+    resolver.look_ahead(label for label, _, _ in spans)
+    return [(actor, text[a:b]) for actor, a, b in resolve_spans(spans, resolver)]
+
+
+def test_a_surname_counts_only_in_an_article_that_names_the_person_in_full(registry: ActorRegistry) -> None:
+    assert found(registry, "Muttaqi said the border would reopen. Mujahid agreed.") == []
+    assert found(registry, "Foreign Minister Amir Khan Muttaqi spoke. Later FM Muttaqi left for Doha.") == [
+        ("afghan_taliban", "Amir Khan Muttaqi"), ("afghan_taliban", "Muttaqi")]
+    # a headline's surname finds the full name further down the article
+    assert found(registry, "Dar, Muttaqi discuss border. Ishaq Dar met Amir Khan Muttaqi.") == [
+        ("pakistan", "Dar"), ("afghan_taliban", "Muttaqi"), ("pakistan", "Ishaq Dar"), ("afghan_taliban", "Amir Khan Muttaqi")]
+
+
+def test_a_short_form_two_people_share_goes_to_the_one_named_last(registry: ActorRegistry) -> None:
+    text = "Nawaz Sharif spoke first. Sharif said little. Shehbaz Sharif replied. Sharif was firm."
+    assert found(registry, text) == [("pakistan", "Shehbaz Sharif"), ("pakistan", "Sharif")]
+    assert found(registry, "Imran Khan criticised the talks. Khan said they would fail.") == []
+
+
+def test_the_taliban_name_for_their_state_and_pak_afghan(registry: ActorRegistry) -> None:
+    assert found(registry, "The IEA and the Islamic Emirate's spokesman met the Islamic Emirates delegation.") == [
+        ("afghan_taliban", "IEA"), ("afghan_taliban", "Islamic Emirate"), ("afghan_taliban", "Islamic Emirates")]
+    assert found(registry, "PAK-Afghan talks and Pak-Afghan trade") == [("pakistan", "PAK"), ("pakistan", "Pak")]
+    assert found(registry, "talks with ISIS-K. Then ISKP.") == [("isis_k", "ISIS-K"), ("isis_k", "ISKP")]
+
+
+@pytest.mark.parametrize("day, actor", [("2019-03-01", "afghan_government"), ("2021-08-14", "afghan_government"),
+                                         ("2021-08-15", "afghan_taliban"), ("2026-03-10", "afghan_taliban")])
+def test_dated_names_follow_the_article_date(registry: ActorRegistry, day: str, actor: str) -> None:
+    text = "Afghan forces fired on the post and Kabul denied it; the Afghan side and the Afghan government were silent."
+    assert {a for a, _ in dated_found(registry, text, day)} == {actor}
+
+
+def test_undated_articles_keep_the_previous_reading(registry: ActorRegistry) -> None:
+    text = "Afghan forces fired and Kabul denied it."
+    assert dated_found(registry, text, None) == [("afghan_government", "Afghan forces"), ("afghan_taliban", "Kabul")]
+
+
+def test_people_act_for_their_actor_only_while_in_office(registry: ActorRegistry) -> None:
+    text = "Karzai and Ashraf Ghani spoke; Trump and Biden replied; Imran Khan agreed."
+    assert dated_found(registry, text, None) == [
+        ("afghan_government", "Karzai"), ("afghan_government", "Ashraf Ghani"), ("united_states", "Trump"), ("united_states", "Biden")]
+    assert dated_found(registry, text, "2019-03-01") == [
+        ("afghan_government", "Ashraf Ghani"), ("united_states", "Trump"), ("pakistan", "Imran Khan")]
+    assert dated_found(registry, text, "2023-05-01") == [("united_states", "Biden")]
+    assert dated_found(registry, text, "2025-10-26") == [("united_states", "Trump")]
+
+
+def test_actors_extra_adds_to_the_built_in_registry(tmp_path: Path) -> None:
+    extra = tmp_path / "extra.toml"
+    extra.write_text(
+        '[actors.pakistan]\ninstitutions = ["Foreign Office"]\n'
+        '[actors.bla]\nname = "Balochistan Liberation Army"\ncased = ["BLA"]\n'
+        '[[person]]\nname = "Mohsin Naqvi"\nshort = ["Naqvi"]\nactor = "pakistan"\n'
+    )
+    registry = load_registry(extra=extra)
+    assert registry.display_name("ttp")  # the built-in actors are all still there
+    assert found(registry, "The Foreign Office blamed the BLA; Mohsin Naqvi agreed and Naqvi left. Kabul was silent.") == [
+        ("pakistan", "Foreign Office"), ("bla", "BLA"), ("pakistan", "Mohsin Naqvi"), ("pakistan", "Naqvi"), ("afghan_taliban", "Kabul")]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('[[person]]\nname = "X Y"\nactor = "narnia"\n', "valid actor ids: afghan_government"),
+        ('[[person]]\nname = "X Y"\nactor = "pakistan"\noffice = [{ actor = "pakistan", from = "soon" }]\n', "is not an ISO date"),
+        ('[[person]]\nname = "X Y"\nshort = ["Taliban"]\nactor = "pakistan"\n', "is already a name of 'afghan_taliban'"),
+        ('[[person]]\nname = "Kabul"\nactor = "pakistan"\n', "is already a name of 'dated #2'"),
+        ('[[dated]]\nnames = ["Afghan leaders"]\nbefore = "afghan_government"\nafter = "afghan_taliban"\n', "needs a `switch` date"),
+        ('[[person]]\nnom = "X"\n', "unknown keys ['nom']"),
+    ],
+)
+def test_bad_actors_extra_entries_name_the_file_and_problem(tmp_path: Path, content: str, message: str) -> None:
+    extra = tmp_path / "extra.toml"
+    extra.write_text(content)
+    with pytest.raises(RegistryError) as exc:
+        ActorRegistry.from_toml(None, extra)
+    assert str(extra) in str(exc.value) and message in str(exc.value)

@@ -193,3 +193,154 @@ def test_a_photo_credit_inside_a_sentence_keeps_the_sentence_end() -> None:
     assert clean_text(text).text == "The strike killed 12 soldiers, Pakistan's army told reporters. The Taliban denied any role."
     # After a sentence end the credit takes its own period with it (the seeds' case).
     assert clean_text("It is important. (Reuters Image).").text == "It is important."
+
+
+# --- web-page furniture --------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "noise, rule",
+    [
+        ("Sign In Now", "paywall_prompt"),
+        ("Already a subscriber? Log in", "paywall_prompt"),
+        ("Subscribe to continue reading this premium article.", "paywall_prompt"),
+        ("/images/2025/10/istanbul-talks.jpg", "image_file"),
+        ("clashes-kurram-2026.jpg 1200w", "image_file"),
+        ("https://www.example.org/news/2025/10/26/talks", "bare_url"),
+        ("Delegations meet in Istanbul on Saturday. — Photo via X", "caption_credit"),
+        ("Photo: AFP", "caption_credit"),
+        ("Afghan soldiers at a checkpoint. — AFP/File", "caption_credit"),
+        ("Smoke rises near the border crossing. Photo: Getty Images", "caption_credit"),
+        ("Figure 1: Militant attacks in Pakistan by month. Source: project data.", "caption_credit"),
+        ("Share Tweet WhatsApp Email", "share_bar"),
+        ("Facebook | X | LinkedIn | Copy link", "share_bar"),
+        ("Comments (4)", "share_bar"),
+        ("Follow us on Google News", "follow_prompt"),
+        ("Read: Border ceasefire holds for a third day", "related_link"),
+        ("Published October 26, 2025 Updated 10:42pm", "publication_line"),
+        ("Home > Opinion > Columns", "menu_bar"),
+        ("Markets • Economy • Companies • World", "menu_bar"),
+        ("AIRLINK 107.70 Increased By ▲ 1.59 (1.5%)", "number_dense"),
+        ("KSE-100 165,432.10 ▲ 1,234.55 (0.75%)", "number_dense"),
+        ("October 26, 2025", "number_dense"),
+        ("HomeLatestPakistanWORLDBusinessSPORTS", "navigation_list"),
+        ("Skip to main content", "skip_link"),
+        ("#PeaceTalks #Kabul", "social_embed"),
+        ("Talks are the only way forward for both countries. #PeaceTalks #Pakistan", "social_embed"),
+        ("— A Reader (@a_reader) June 3, 2022", "social_embed"),
+        ("We use cookies to improve your experience. By continuing you agree to our use of cookies.", "cookie_notice"),
+        ("Accept All", "cookie_notice"),
+        ("Advertisement", "advert_label"),
+        ("Tags: Pakistan, Taliban, TTP, Afghanistan", "tag_line"),
+        ("Copyright © 2025 All rights reserved.", "copyright_line"),
+        ("Listen to this article 5 min", "reading_time"),
+        ("By our correspondent", "short_byline"),
+        ("Commentary by the South Asia Program", "short_byline"),
+        ("Print Edition: Lahore", "edition_line"),
+        ("Like Loading...", "page_widget"),
+        ("Search for:", "page_widget"),
+        ("Reporting by a staff reporter; Editing by a desk editor", "wire_footer"),
+        ("About the author: a researcher on South Asian security.", "author_box"),
+        ("The writer is a former ambassador to Kabul.", "author_box"),
+        ("Click to share on X (Opens in new window)", "share_bar"),
+        ("Residents gather at the site of the strike. REUTERS/Stringer", "caption_credit"),
+    ],
+)
+def test_web_page_noise_lines_are_removed_and_counted(noise: str, rule: str) -> None:
+    text = f"Pakistan warned Kabul on Monday.\n{noise}\nThe Taliban replied on Tuesday."
+    cleaned = clean_text(text)
+    assert [b.text for b in cleaned.blocks] == ["Pakistan warned Kabul on Monday.", "The Taliban replied on Tuesday."]
+    assert cleaned.removed_lines() == {rule: 1}
+
+
+def test_a_menu_saved_one_item_per_line_goes_but_a_subheading_stays() -> None:
+    menu = "Home\nPakistan\n\nWorld\nBusiness\n"
+    body = "The talks in Istanbul ended on Friday.\nWhat comes next\nBoth sides will meet again in November."
+    cleaned = clean_text(menu + body)
+    assert cleaned.text == body
+    assert cleaned.removed_lines() == {"navigation_list": 4}
+
+
+def test_related_block_takes_the_link_titles_under_its_heading() -> None:
+    text = "The Taliban replied.\nRelated Articles\nPakistan's Counterterrorism Dilemma\nThe Taliban at Five\nIt rained."
+    assert kept(text) == ["The Taliban replied.", "It rained."]
+
+
+def test_an_agency_credit_after_the_last_sentence_goes_and_the_sentence_stays() -> None:
+    text = "The two sides will meet again in Istanbul on Oct 25. — Reuters\nNext."
+    cleaned = clean_text(text)
+    assert kept(text) == ["The two sides will meet again in Istanbul on Oct 25.", "Next."]
+    assert cleaned.removed_lines() == {}  # text removed inside a kept line is not a removed line
+
+
+@pytest.mark.parametrize("news", [
+    "Pakistan's stock market fell 2.3 percent to 107,700 points on Monday after the talks collapsed.",
+    "In 2023, 645 people were killed in 2,100 attacks.",
+    "Exports through Torkham fell to $48 million in January from $121 million a year earlier.",
+    "The two sides will sign in Istanbul next week, officials said.",
+    "A photo released by the ISPR shows soldiers near the border.",
+    "“Log in to read the agreement,” the spokesman joked.",
+    "Pakistan Afghanistan Talks Collapse",
+    "Three steps would help:",
+    "He shared a photo - taken in Kabul - on X.",
+    "Readers who follow the talks closely will not be surprised.",
+    "By then it was over.",
+    "Copyright law in Pakistan protects broadcasters.",
+    "Pakistan will not accept all the Taliban's demands.",
+    "Reported by local media, the blast killed 12 Pakistani soldiers.",
+    "Menu prices in Kabul have doubled since the border closed.",
+])
+def test_web_page_rules_keep_article_text_that_looks_like_noise(news: str) -> None:
+    assert kept(f"Pakistan warned Kabul.\n{news}\nThe Taliban replied.") == ["Pakistan warned Kabul.", news, "The Taliban replied."]
+
+
+def test_detectors_are_named_rules_a_user_can_switch_off_or_tune(tmp_path: Path) -> None:
+    ticker = "AIRLINK 107.70 Increased By ▲ 1.59 (1.5%)"
+    off = tmp_path / "off.toml"
+    off.write_text('disable = ["number_dense", "paywall_prompt"]\n')
+    rules = load_rules(off)
+    assert "number_dense" not in rules.names and "navigation_list" in rules.names
+    assert kept(f"{ticker}\nSign In Now\nPakistan spoke.", rules) == [ticker, "Sign In Now", "Pakistan spoke."]
+    tuned = tmp_path / "tuned.toml"
+    tuned.write_text('[[detector]]\nname = "number_dense"\nkind = "number_dense"\nparams = { min_numbers = 5 }\n')
+    assert kept(f"{ticker}\nPakistan spoke.", load_rules(tuned)) == [ticker, "Pakistan spoke."]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('[[detector]]\nname = "d"\nkind = "no_such_kind"\n', "is not one of ['headline_list', 'navigation_list', 'number_dense']"),
+        ('[[detector]]\nname = "d"\nkind = "number_dense"\nparams = { min_share = "high" }\n', "must be float"),
+        ('[[detector]]\nname = "d"\nkind = "number_dense"\nparams = { window = 3 }\n', "valid: ['max_lowercase_words', 'min_numbers', 'min_share']"),
+        ('[[detectors]]\nname = "d"\n', "unknown top-level keys ['detectors']"),
+    ],
+)
+def test_bad_detector_entries_name_file_and_problem(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(content)
+    with pytest.raises(RulesError) as exc:
+        load_rules(path)
+    assert str(path) in str(exc.value) and message in str(exc.value)
+
+
+def test_a_sidebar_of_other_headlines_goes_but_a_short_list_in_the_article_stays() -> None:
+    sidebar = ("Cricket board names new selection committee for home series\n"
+               "Heatwave to continue in Sindh and Punjab, says Met Office\n"
+               "Government raises petrol price by Rs 5 for next fortnight\n\n"
+               "Karachi traffic plan announced for Eid holidays\n"
+               "\"We will not back down,\" says union leader after talks...\n")
+    body = ("The sides discussed three issues:\nThe status of the former tribal areas\n"
+            "The release of prisoners\nA longer ceasefire\nNo details were given.")
+    cleaned = clean_text(body + "\n" + sidebar)
+    assert cleaned.text == body
+    assert cleaned.removed_lines() == {"headline_list": 5}
+
+
+def test_a_most_read_list_goes_with_its_numbers() -> None:
+    text = "The editorial ends here.\nMost Read\n1. Petrol prices cut again\n2. Heavy rain forecast\nNext."
+    assert kept(text) == ["The editorial ends here.", "Next."]
+
+
+def test_you_may_also_like_takes_its_teasers_cut_off_mid_sentence() -> None:
+    text = ("The jirga member said talks went on late.\nYou May Also Like\nFlood relief convoy reaches Swat\n"
+            "PESHAWAR: Traders in the city say the closure of the main bazaar has...\nNext paragraph.")
+    assert kept(text) == ["The jirga member said talks went on late.", "Next paragraph."]

@@ -130,3 +130,19 @@ def test_an_out_path_that_cannot_be_a_file_is_refused_before_any_work(runner: Cl
     assert result.exit_code == 2, result.output
     assert result.output.startswith(f"error: --out {tmp_path / target}: ") and len(result.output.splitlines()) == 1
     assert "articles" not in result.output  # nothing was ingested
+
+
+def test_actors_extra_adds_to_the_built_in_registry_and_the_summary_counts_removed_lines(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Sign In Now\nThe BLA and the TTP attacked; Kabul was silent.\nShare Tweet\n")
+    extra = tmp_path / "extra.toml"
+    extra.write_text('[actors.bla]\nname = "Balochistan Liberation Army"\ncased = ["BLA"]\n')
+    out = tmp_path / "s.jsonl"
+    result = run(runner, str(tmp_path / "a.txt"), "--out", str(out), "--actors-extra", str(extra))
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [m["actor"] for m in rows[0]["mentions"]] == ["bla", "ttp", "afghan_taliban"]
+    assert rows[0]["removed_lines"] == {"paywall_prompt": 1, "share_bar": 1}
+    assert "2 boilerplate lines removed (paywall_prompt 1, share_bar 1); per article: a 2" in result.output
+    extra.write_text('[[person]]\nname = "Someone"\nactor = "narnia"\n')
+    result = run(runner, str(tmp_path / "a.txt"), "--out", str(out), "--actors-extra", str(extra))
+    assert result.exit_code == 2 and str(extra) in result.output and "valid actor ids" in result.output

@@ -344,3 +344,64 @@ def test_ingest_does_not_import_torch_and_torch_still_imports_after(tmp_path: Pa
               "import torch\nprint(float(torch.ones(3).sum()))\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300)
     assert out.stdout.split() == ["242", "False", "3.0"], out.stderr
+
+
+def test_the_manifest_date_decides_what_dated_names_and_people_stand_for(tmp_path: Path) -> None:
+    text = "Afghan forces fired on a post, Kabul said. President Ashraf Ghani spoke."
+    write(tmp_path / "old.txt", text)
+    write(tmp_path / "new.txt", text)
+    write(tmp_path / "undated.txt", text)
+    write(tmp_path / "manifest.toml", '[[article]]\nid = "old"\ndate = "2019-03-01"\n'
+                                      '[[article]]\nid = "new"\ndate = "2026-03-10T08:00:00Z"\n')
+    result = ingest_paths([tmp_path])
+    actors = {a: [(m.text, m.actor) for r in result.records if r.article_id == a for m in r.mentions]
+              for a in ("old", "new", "undated")}
+    assert actors["old"] == [("Afghan forces", "afghan_government"), ("Kabul", "afghan_government"),
+                             ("Ashraf Ghani", "afghan_government")]
+    assert actors["new"] == [("Afghan forces", "afghan_taliban"), ("Kabul", "afghan_taliban")]  # Ghani: former
+    assert actors["undated"] == [("Afghan forces", "afghan_government"), ("Kabul", "afghan_taliban"),
+                                 ("Ashraf Ghani", "afghan_government")]
+
+
+def test_a_date_that_is_not_iso_is_a_warning_and_the_article_is_read_undated(tmp_path: Path) -> None:
+    write(tmp_path / "a.txt", "Kabul said no.")
+    write(tmp_path / "manifest.toml", '[[article]]\nid = "a"\ndate = "26/10/2025"\n')
+    result = ingest_paths([tmp_path])
+    assert [m.actor for m in result.records[0].mentions] == ["afghan_taliban"]
+    warning = next(str(w) for w in result.warnings if "26/10/2025" in str(w))
+    assert "a.txt" in warning and "not an ISO 8601 date" in warning
+
+
+def test_removed_lines_per_article_are_in_the_records_and_the_summary(tmp_path: Path) -> None:
+    page = ("Home\nPakistan\nWorld\nAIRLINK 107.70 Increased By ▲ 1.59 (1.5%)\nSign In Now\n"
+            "Pakistan and the Taliban met in Istanbul.\nShare Tweet WhatsApp Email\n")
+    write(tmp_path / "page.txt", page)
+    write(tmp_path / "clean.txt", ARTICLE)
+    result = ingest_paths([tmp_path])
+    by_id = {a.article_id: a for a in result.articles}
+    expected = {"navigation_list": 3, "number_dense": 1, "paywall_prompt": 1, "share_bar": 1}
+    assert by_id["page"].removed_lines == expected and by_id["clean"].removed_lines == {}
+    assert result.removed_line_counts() == expected
+    records = [r for r in result.records if r.article_id == "page"]
+    assert [r.text for r in records] == ["Pakistan and the Taliban met in Istanbul."]
+    assert all(r.removed_lines == expected for r in records)
+    out = tmp_path / "out" / "s.jsonl"
+    out.parent.mkdir()
+    write_jsonl(out, result.records)
+    assert [r.removed_lines for r in read_sentences(out)] == [r.removed_lines for r in result.records]
+
+
+def test_a_bad_removed_lines_value_names_the_line(tmp_path: Path) -> None:
+    good = {"sentence_id": "a" * 16, "article_id": "x", "index": 0, "text": "Hi.", "start": 0, "end": 3}
+    path = write(tmp_path / "s.jsonl", json.dumps(good) + "\n" + json.dumps({**good, "removed_lines": {"share_bar": -1}}) + "\n")
+    with pytest.raises(JsonlError) as exc:
+        read_sentences(path)
+    assert "line 2" in str(exc.value) and "removed_lines" in str(exc.value)
+
+
+def test_a_jsonl_rows_own_date_dates_its_mentions(tmp_path: Path) -> None:
+    rows = [{"id": "old", "date": "2020-02-29", "text": "Kabul was not a party to the deal."},
+            {"id": "new", "date": "2025-10-19", "text": "Kabul was not a party to the deal."}]
+    path = write(tmp_path / "c.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    result = ingest_paths([path])
+    assert {r.article_id: r.mentions[0].actor for r in result.records} == {"old": "afghan_government", "new": "afghan_taliban"}

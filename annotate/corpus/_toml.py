@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 try:
@@ -28,4 +29,23 @@ def load_toml(path: str | Path, *, error: type[Exception], what: str) -> dict:
         raise error(f"{path}: not valid TOML: {exc}") from None
 
 
-__all__ = ["load_toml", "tomllib"]
+def toml_tables(value: object, key: str, source: str, *, keys: set[str],
+                error: type[Exception]) -> Iterator[tuple[str, dict]]:
+    """``("<source>: <key> #<n>", table)`` for each table of an ``[[key]]`` array.
+
+    Raises ``error`` naming the file (and the entry) when ``value`` is not an array of tables
+    or a table has a key not in ``keys``.
+    """
+    if not isinstance(value, list):
+        raise error(f"{source}: `{key}` must be an array of tables ([[{key}]])")
+    for i, raw in enumerate(value, start=1):
+        where = f"{source}: {key} #{i}"
+        if not isinstance(raw, dict):
+            raise error(f"{where}: must be a table")
+        unknown = set(raw) - keys
+        if unknown:
+            raise error(f"{where}: unknown keys {sorted(unknown)}; valid keys: {sorted(keys)}")
+        yield where, raw
+
+
+__all__ = ["load_toml", "toml_tables", "tomllib"]

@@ -12,11 +12,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotate.corpus._toml import load_toml
+from annotate.corpus._toml import load_toml, toml_tables
+from annotate.corpus.line_detectors import DETECTOR_KINDS
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("cleaning_rules.toml")
 _ACTIONS = ("remove", "break")
 _RULE_KEYS = {"name", "description", "pattern", "ignore_case", "action"}
+_DETECTOR_KEYS = {"name", "description", "kind", "params"}
 
 
 class RulesError(ValueError):
@@ -32,16 +34,31 @@ class CleaningRule:
 
 
 @dataclass(frozen=True)
+class LineDetector:
+    """A named line-level detector (``line_detectors.DETECTOR_KINDS``) with its parameters."""
+
+    name: str
+    kind: str
+    params: tuple[tuple[str, object], ...] = ()
+    description: str = ""
+
+    def lines_to_remove(self, lines: list[str]) -> list[int]:
+        function, _ = DETECTOR_KINDS[self.kind]
+        return function(lines, **dict(self.params))
+
+
+@dataclass(frozen=True)
 class CleaningRules:
-    """An ordered set of rules plus the repeated-line setting."""
+    """An ordered set of rules, the line detectors, and the repeated-line setting."""
 
     rules: tuple[CleaningRule, ...]
     dedupe_lines: bool = True
     dedupe_min_words: int = 2
+    detectors: tuple[LineDetector, ...] = ()
 
     @property
     def names(self) -> list[str]:
-        return [r.name for r in self.rules]
+        return [r.name for r in self.rules] + [d.name for d in self.detectors]
 
 
 @dataclass
@@ -63,19 +80,65 @@ class CleanedText:
         """The cleaned text, one block per line (for reading; offsets live in the blocks)."""
         return "\n".join(b.text for b in self.blocks)
 
+    def removed_lines(self) -> dict[str, int]:
+        """Lines of the original that cleaning removed whole, by rule, most first.
+
+        A line counts when it had visible text and none of it was kept; it goes to the rule
+        that removed most of its characters (on a tie, the one that ran first). Text removed inside a kept line (an inline photo
+        credit, a bullet glyph) is not a removed line.
+        """
+        kept = bytearray(len(self.original))
+        for block in self.blocks:
+            for offset in block.offsets:
+                kept[offset] = 1
+        counts: dict[str, int] = {}
+        pos = 0
+        for line in self.original.split("\n"):
+            end = pos + len(line)
+            if line.strip() and not any(kept[pos:end]):
+                by_rule: dict[str, int] = {}
+                for start, stop, rule in self.removed:
+                    overlap = min(stop, end) - max(start, pos)
+                    if overlap > 0:
+                        by_rule[rule] = by_rule.get(rule, 0) + overlap
+                if by_rule:
+                    rule = max(by_rule, key=lambda r: by_rule[r])
+                    counts[rule] = counts.get(rule, 0) + 1
+            pos = end + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _parse_detectors(data: dict, source: str) -> list[LineDetector]:
+    detectors = []
+    for where, raw in toml_tables(data.get("detector", []), "detector", source, keys=_DETECTOR_KEYS, error=RulesError):
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            raise RulesError(f"{where}: needs a non-empty string `name`")
+        where = f"{source}: detector {name!r}"
+        kind = raw.get("kind")
+        if kind not in DETECTOR_KINDS:
+            raise RulesError(f"{where}: kind {kind!r} is not one of {sorted(DETECTOR_KINDS)}")
+        params = raw.get("params", {})
+        if not isinstance(params, dict):
+            raise RulesError(f"{where}: `params` must be a table")
+        types = DETECTOR_KINDS[kind][1]
+        for key, value in params.items():
+            if key not in types:
+                raise RulesError(f"{where}: unknown parameter {key!r} for kind {kind!r}; valid: {sorted(types)}")
+            wanted = types[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float) if wanted is float else wanted):
+                raise RulesError(f"{where}: parameter {key!r} must be {wanted.__name__}, got {value!r}")
+        detectors.append(LineDetector(name, kind, tuple(sorted(params.items())), str(raw.get("description", ""))))
+    return detectors
+
 
 def _parse_rules(data: dict, source: str) -> tuple[list[CleaningRule], dict, list[str]]:
+    unknown_top = set(data) - {"rule", "detector", "repeated_lines", "disable"}
+    if unknown_top:
+        raise RulesError(f"{source}: unknown top-level keys {sorted(unknown_top)}; "
+                         "valid: ['detector', 'disable', 'repeated_lines', 'rule']")
     rules: list[CleaningRule] = []
-    raw_rules = data.get("rule", [])
-    if not isinstance(raw_rules, list):
-        raise RulesError(f"{source}: `rule` must be an array of tables ([[rule]])")
-    for i, raw in enumerate(raw_rules, start=1):
-        where = f"{source}: rule #{i}"
-        if not isinstance(raw, dict):
-            raise RulesError(f"{where}: must be a table")
-        unknown = set(raw) - _RULE_KEYS
-        if unknown:
-            raise RulesError(f"{where}: unknown keys {sorted(unknown)}; valid keys: {sorted(_RULE_KEYS)}")
+    for where, raw in toml_tables(data.get("rule", []), "rule", source, keys=_RULE_KEYS, error=RulesError):
         name = raw.get("name")
         if not isinstance(name, str) or not name:
             raise RulesError(f"{where}: needs a non-empty string `name`")
@@ -104,27 +167,37 @@ def _read_toml(path: Path) -> dict:
 
 
 def load_rules(extra: str | Path | None = None, *, defaults: bool = True) -> CleaningRules:
-    """The default rules, extended (or overridden by name, or disabled) by an optional user file."""
+    """The default rules and detectors, extended (or overridden by name, or disabled) by an
+    optional user file."""
     rules: dict[str, CleaningRule] = {}
+    detectors: dict[str, LineDetector] = {}
     dedupe: dict = {}
     if defaults:
-        base, dedupe, _ = _parse_rules(_read_toml(DEFAULT_RULES_PATH), str(DEFAULT_RULES_PATH))
+        data = _read_toml(DEFAULT_RULES_PATH)
+        base, dedupe, _ = _parse_rules(data, str(DEFAULT_RULES_PATH))
         rules = {r.name: r for r in base}
+        detectors = {d.name: d for d in _parse_detectors(data, str(DEFAULT_RULES_PATH))}
     if extra is not None:
         extra = Path(extra)
-        more, more_dedupe, disable = _parse_rules(_read_toml(extra), str(extra))
-        unknown = [d for d in disable if d not in rules]
+        data = _read_toml(extra)
+        more, more_dedupe, disable = _parse_rules(data, str(extra))
+        more_detectors = _parse_detectors(data, str(extra))
+        unknown = [d for d in disable if d not in rules and d not in detectors]
         if unknown:
-            raise RulesError(f"{extra}: cannot disable unknown rules {unknown}; valid rule names: {sorted(rules)}")
+            raise RulesError(f"{extra}: cannot disable unknown rules {unknown}; "
+                             f"valid rule names: {sorted([*rules, *detectors])}")
         for name in disable:
-            del rules[name]
+            rules.pop(name, None)
+            detectors.pop(name, None)
         for rule in more:
             rules[rule.name] = rule
+        for detector in more_detectors:
+            detectors[detector.name] = detector
         dedupe = {**dedupe, **more_dedupe}
     min_words = dedupe.get("min_words", 2)
     if not isinstance(min_words, int) or min_words < 1:
         raise RulesError(f"repeated_lines.min_words must be a positive integer, got {min_words!r}")
-    return CleaningRules(tuple(rules.values()), bool(dedupe.get("enabled", True)), min_words)
+    return CleaningRules(tuple(rules.values()), bool(dedupe.get("enabled", True)), min_words, tuple(detectors.values()))
 
 
 _WORD = re.compile(r"[^\W_]+")
@@ -137,14 +210,10 @@ def _line_key(text: str) -> str:
 def _drop_repeated_lines(original: str, removed: bytearray, min_words: int, log: list) -> None:
     """Drop lines equal to an earlier line, or contained in a longer line (teasers, captions)."""
     lines = []  # (start, end, key)
-    pos = 0
-    for raw in original.split("\n"):
-        end = pos + len(raw)
-        kept = "".join(original[a:b] for a, b in (m.span() for m in _KEPT_RUN.finditer(removed, pos, end)))
+    for start, end, kept in _kept_lines(original, removed):
         key = _line_key(kept)
         if key:
-            lines.append((pos, end, key))
-        pos = end + 1
+            lines.append((start, end, key))
     # Candidate containers through an index of each line's leading word pairs, so the check is
     # not every line against every other (quadratic: 100 s for a 20,000-line file).
     by_pair: dict[tuple[str, ...], set[int]] = {}
@@ -176,6 +245,31 @@ def _drop_repeated_lines(original: str, removed: bytearray, min_words: int, log:
             log.append((start, end, "repeated_line"))
 
 
+def _kept_lines(original: str, removed: bytearray) -> list[tuple[int, int, str]]:
+    """``(start, end, kept text)`` of every line, the removed characters left out."""
+    out = []
+    pos = 0
+    for raw in original.split("\n"):
+        end = pos + len(raw)
+        kept = "".join(original[a:b] for a, b in (m.span() for m in _KEPT_RUN.finditer(removed, pos, end)))
+        out.append((pos, end, kept.strip()))
+        pos = end + 1
+    return out
+
+
+def _run_detectors(original: str, removed: bytearray, detectors: tuple[LineDetector, ...], log: list) -> None:
+    lines = _kept_lines(original, removed)
+    for detector in detectors:
+        # Each detector sees what the rules and earlier detectors left, so a line another rule
+        # removed never counts as, say, an item of a menu.
+        found = detector.lines_to_remove([kept for _, _, kept in lines])
+        for i in found:
+            start, end, _ = lines[i]
+            removed[start:end] = b"\x01" * (end - start)
+            log.append((start, end, detector.name))
+            lines[i] = (start, end, "")
+
+
 def clean_text(text: str, rules: CleaningRules | None = None) -> CleanedText:
     """Split ``text`` into blocks of kept text with their original offsets.
 
@@ -199,11 +293,13 @@ def clean_text(text: str, rules: CleaningRules | None = None) -> CleanedText:
             if end > start:
                 removed[start:end] = b"\x01" * (end - start)
                 log.append((start, end, rule.name))
+    if rules.detectors:
+        _run_detectors(text, removed, rules.detectors, log)
     if rules.dedupe_lines:
         _drop_repeated_lines(text, removed, rules.dedupe_min_words, log)
 
     blocks = _build_blocks(text, removed, breaks)
-    log.sort()
+    log.sort(key=lambda r: (r[0], r[1]))  # stable: rules that overlap stay in the order they ran
     return CleanedText(text, blocks, log)
 
 

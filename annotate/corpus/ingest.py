@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import hashlib
 import logging
 import os
@@ -11,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotate.corpus.actors import ActorRegistry, load_registry
+from annotate.corpus.actors import ActorRegistry, load_registry, resolve_spans
 from annotate.corpus.cleaning import CleanedText, CleaningRules, clean_text, load_rules
 from annotate.corpus.manifest import ArticleMeta, find_manifest, load_manifest
 from annotate.corpus.readers import (
@@ -37,6 +38,7 @@ class ArticleSummary:
     n_mentions: int
     title: str = ""
     source: str = ""
+    removed_lines: dict[str, int] = field(default_factory=dict)  # boilerplate lines removed, by rule
 
 
 @dataclass
@@ -52,6 +54,14 @@ class IngestResult:
         for rec in self.records:
             for m in rec.mentions:
                 counts[m.actor] = counts.get(m.actor, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def removed_line_counts(self) -> dict[str, int]:
+        """Boilerplate lines removed from all articles, by rule, most first."""
+        counts: dict[str, int] = {}
+        for article in self.articles:
+            for rule, n in article.removed_lines.items():
+                counts[rule] = counts.get(rule, 0) + n
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
@@ -74,13 +84,22 @@ class _Sentence:
     mentions: list[Mention]
 
 
-def sentences_of(cleaned: CleanedText, registry: ActorRegistry) -> list[_Sentence]:
-    """Split cleaned blocks into sentences and find mentions (sentence-relative offsets)."""
+def sentences_of(cleaned: CleanedText, registry: ActorRegistry, day: dt.date | None = None) -> list[_Sentence]:
+    """Split cleaned blocks into sentences and find mentions (sentence-relative offsets).
+
+    ``day`` is the article's date: it decides what dated names ("Kabul", "Afghan forces") and
+    people in and out of office stand for. The whole article is matched before its mentions are
+    resolved, so a short form ("Muttaqi") finds the person named in full anywhere in it.
+    """
     from annotate.corpus.sentences import iter_docs
 
+    docs = list(iter_docs(b.text for b in cleaned.blocks))
+    spans = [registry.match_spans(doc) for doc in docs]
+    resolver = registry.resolver(day)
+    resolver.look_ahead(label for block_spans in spans for label, _, _ in block_spans)
     out: list[_Sentence] = []
-    for block, doc in zip(cleaned.blocks, iter_docs(b.text for b in cleaned.blocks)):
-        found = sorted(registry.find_mentions(doc), key=lambda m: m[1])
+    for block, doc, block_spans in zip(cleaned.blocks, docs, spans):
+        found = sorted(resolve_spans(block_spans, resolver), key=lambda m: m[1])
         starts = [a for _, a, _ in found]  # each sentence looks only at mentions from its start on
         for sent in doc.sents:
             text = sent.text
@@ -96,7 +115,8 @@ def sentences_of(cleaned: CleanedText, registry: ActorRegistry) -> list[_Sentenc
 
 
 def build_records(
-    article_id: str, sentences: list[_Sentence], meta: ArticleMeta | None = None
+    article_id: str, sentences: list[_Sentence], meta: ArticleMeta | None = None,
+    removed_lines: dict[str, int] | None = None,
 ) -> list[SentenceRecord]:
     seen: dict[str, int] = {}
     records = []
@@ -117,9 +137,32 @@ def build_records(
                 mentions=s.mentions,
                 title=meta.title if meta else "",
                 source=meta.source if meta else "",
+                removed_lines=dict(removed_lines or {}),
             )
         )
     return records
+
+
+def article_day(meta: ArticleMeta | None) -> dt.date | None:
+    """The article's date from its metadata (ISO 8601; a time part is ignored), or None.
+
+    Raises ``ValueError`` naming the value when a date is given but is not ISO 8601.
+    """
+    if meta is None or not meta.date:
+        return None
+    try:
+        return dt.date.fromisoformat(meta.date.strip()[:10])
+    except ValueError:
+        raise ValueError(f"date {meta.date!r} is not an ISO 8601 date (YYYY-MM-DD)") from None
+
+
+def _process_article(
+    article_id: str, text: str, rules: CleaningRules, registry: ActorRegistry,
+    meta: ArticleMeta | None, day: dt.date | None,
+) -> tuple[list[SentenceRecord], dict[str, int]]:
+    cleaned = clean_text(text, rules)
+    removed = cleaned.removed_lines()
+    return build_records(article_id, sentences_of(cleaned, registry, day), meta, removed), removed
 
 
 def ingest_article(
@@ -130,9 +173,14 @@ def ingest_article(
     registry: ActorRegistry | None = None,
     meta: ArticleMeta | None = None,
 ) -> list[SentenceRecord]:
-    """Clean, split and tag one article's text."""
-    cleaned = clean_text(text, rules or load_rules())
-    return build_records(article_id, sentences_of(cleaned, registry or load_registry()), meta)
+    """Clean, split and tag one article's text (``meta.date``, when given, dates the mentions).
+
+    Raises ``ValueError`` naming the value when ``meta.date`` is given but not ISO 8601
+    (``ingest_paths`` makes that a warning and reads the article as undated).
+    """
+    records, _ = _process_article(article_id, text, rules or load_rules(), registry or load_registry(),
+                                  meta, article_day(meta))
+    return records
 
 
 def _merge_meta(row_meta: ArticleMeta | None, manifest_meta: ArticleMeta | None) -> ArticleMeta | None:
@@ -149,6 +197,7 @@ def ingest_paths(
     *,
     rules: CleaningRules | str | Path | None = None,
     registry: ActorRegistry | str | Path | None = None,
+    actors_extra: str | Path | None = None,
     manifest: dict[str, ArticleMeta] | str | Path | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     columns: ColumnMap = ColumnMap(),
@@ -158,7 +207,7 @@ def ingest_paths(
     """Ingest ``.txt`` files, ``.jsonl`` / ``.csv`` corpora, or folders of them.
 
     ``rules`` / ``registry`` / ``manifest`` take loaded objects or file paths (``rules`` paths
-    extend the default rules). Without ``manifest``, a ``manifest.toml`` / ``manifest.csv`` in a
+    extend the default rules; ``actors_extra`` adds to the registry). Without ``manifest``, a ``manifest.toml`` / ``manifest.csv`` in a
     given folder is used. Bad files and rows become ``errors`` (naming file and line); the rest
     is still processed. Raises only for a malformed rules, registry or manifest file.
     ``exclude`` names files never read (the output file: it may sit in a given folder). Manifest
@@ -170,7 +219,9 @@ def ingest_paths(
     if not isinstance(rules, CleaningRules):
         rules = load_rules(rules)
     if not isinstance(registry, ActorRegistry):
-        registry = load_registry(registry)
+        registry = load_registry(registry, actors_extra)
+    elif actors_extra is not None:
+        raise TypeError("actors_extra extends a registry file; pass registry as a path (or None), not a loaded registry")
     metas: dict[str, ArticleMeta] = {}
     meta_origin: dict[str, str] = {}  # article id -> the manifest it came from, for the warning
     if manifest is None:
@@ -258,7 +309,14 @@ def _ingest_one(
         return
     meta = _merge_meta(item.meta, metas.get(item.article_id))
     try:
-        records = ingest_article(item.article_id, item.text, rules=rules, registry=registry, meta=meta)
+        day = article_day(meta)
+    except ValueError as exc:  # the article is still usable: its names are read as undated
+        day = None
+        result.warnings.append(CorpusIssue(
+            item.path, f"article {item.article_id!r}: {exc}; dated names (Kabul, Afghan forces) read as undated",
+            item.line, severity="warning"))
+    try:
+        records, removed = _process_article(item.article_id, item.text, rules, registry, meta, day)
     except Exception as exc:  # a failed article must not sink the batch
         logger.exception("failed to ingest %s", where)
         result.errors.append(CorpusIssue(item.path, f"failed to process: {type(exc).__name__}: {exc}", item.line))
@@ -271,7 +329,7 @@ def _ingest_one(
     result.articles.append(
         ArticleSummary(
             item.article_id, item.path, len(records), sum(len(r.mentions) for r in records),
-            meta.title if meta else "", meta.source if meta else "",
+            meta.title if meta else "", meta.source if meta else "", removed,
         )
     )
 

@@ -16,6 +16,9 @@ def ingest_command(
     strict: bool = typer.Option(False, "--strict", help="Fail (exit 1, write nothing) if any file or row has an error."),
     rules: Path | None = typer.Option(None, "--rules", help="Extra cleaning rules (TOML, same format as the defaults)."),
     actors: Path | None = typer.Option(None, "--actors", help="Actor registry TOML replacing the bundled one."),
+    actors_extra: Path | None = typer.Option(
+        None, "--actors-extra", help="Actors, names, people and dated names (TOML, registry format) added to the registry."
+    ),
     manifest: Path | None = typer.Option(
         None, "--manifest", help="Article metadata (TOML or CSV). Default: manifest.toml/.csv inside a given folder."
     ),
@@ -47,6 +50,7 @@ def ingest_command(
             paths,
             rules=rules,
             registry=actors,
+            actors_extra=actors_extra,
             manifest=manifest,
             max_bytes=max_bytes,
             columns=ColumnMap(text=text_field, id=id_field),
@@ -68,6 +72,8 @@ def ingest_command(
         f"{len(result.articles)} articles, {len(result.records)} sentences, {n_mentions} mentions "
         f"({per_actor}), {len(result.errors)} errors, {len(result.warnings)} warnings"
     )
+    if result.removed_line_counts():
+        summary += f"; {removed_lines_summary(result)}"
     if not result.articles:
         err.print(f"[red]nothing could be processed[/red]: {escape(summary)}", markup=True)
         raise typer.Exit(1)
@@ -76,6 +82,17 @@ def ingest_command(
         raise typer.Exit(1)
     write_jsonl(out, result.records)
     typer.echo(f"wrote {out}: {summary}")
+
+
+def removed_lines_summary(result, max_articles: int = 10) -> str:
+    """'N boilerplate lines removed (rule n, ...); per article: id n, ...' for the summary line."""
+    removed = result.removed_line_counts()
+    by_rule = ", ".join(f"{rule} {n}" for rule, n in removed.items())
+    per_article = sorted(((sum(a.removed_lines.values()), a.article_id) for a in result.articles if a.removed_lines),
+                         key=lambda t: (-t[0], t[1]))
+    shown = ", ".join(f"{article_id} {n}" for n, article_id in per_article[:max_articles])
+    more = f" and {len(per_article) - max_articles} more" if len(per_article) > max_articles else ""
+    return f"{sum(removed.values())} boilerplate lines removed ({by_rule}); per article: {shown}{more}"
 
 
 def _out_problem(out: Path) -> str | None:
