@@ -21,6 +21,8 @@ def run_command(
     epochs: int | None = typer.Option(None, min=1, help="Transformer training epochs."),
     base_model: str | None = typer.Option(None, help="Local Hugging Face checkpoint to fine-tune (default: packaged MiniLM)."),
     pretrain: Path | None = typer.Option(None, help="Dataset in the same shape to train on first (e.g. NewsMTSC folder)."),
+    recipe: str = typer.Option("default", help="How the transformer is trained: default | seeds-only | fine-tune-transfer "
+                                               "(models/recipes.py)."),
 ) -> None:
     """Run the whole pipeline on the built-in seeds and print where the report is."""
     from models.pipeline import run_pipeline
@@ -28,9 +30,17 @@ def run_command(
     if model not in ("transformer", "baseline"):
         typer.secho(f"error: unknown model {model!r}; valid: baseline, transformer", err=True, fg=typer.colors.RED)
         raise typer.Exit(2)
+    from models.recipes import UnknownRecipeError, get_recipe
+
+    try:
+        get_recipe(recipe)
+    except UnknownRecipeError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None
     try:
         result = run_pipeline(seeds=seeds, work=work, project=project, gold=gold, labelstudio=labelstudio,
-                              model=model, epochs=epochs, base_model=base_model, pretrain=pretrain, say=typer.echo)
+                              model=model, epochs=epochs, base_model=base_model, pretrain=pretrain, recipe=recipe,
+                              say=typer.echo)
     except (OSError, ValueError, RuntimeError) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from None
@@ -38,3 +48,29 @@ def run_command(
     if result.labelstudio_url:
         typer.echo(f"Label Studio: {result.labelstudio_url}/projects/{result.project_id} "
                    "(stop it with `slant labelstudio stop`)")
+
+
+@app.command("analyze")
+def analyze_command(
+    paths: list[Path] = typer.Argument(..., help="Article files (.txt/.jsonl/.csv) or folders of them."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (sentences, predictions, report/)."),
+    model: Path | None = typer.Option(None, "--model", "-m",
+                                      help="A saved model folder (default: the main job's default model, built "
+                                           "once per machine under $SLANT_HOME/models)."),
+    manifest: Path | None = typer.Option(None, "--manifest", help="manifest.toml with titles, sources and dates."),
+) -> None:
+    """Your own articles in, a slant report out: ingest -> predict with the default model -> report."""
+    from models.analyze import analyze
+
+    if manifest is None:  # a folder's own manifest.toml, as `slant ingest` reads it
+        found = [p / "manifest.toml" for p in paths if (p / "manifest.toml").is_file()]
+        manifest = found[0] if len(found) == 1 else None
+    try:
+        result = analyze(paths, out=out, model=model, manifest=manifest, say=typer.echo)
+    except (OSError, ValueError, RuntimeError) as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
+    for error in result.errors:
+        typer.secho(f"warning: {error}", err=True, fg=typer.colors.YELLOW)
+    typer.echo(f"{result.articles} article(s), {result.sentences} sentences, {result.pairs} pairs scored by "
+               f"{result.model_version}\nReport: {result.report_html}")

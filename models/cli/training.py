@@ -39,7 +39,20 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def _training_args(model: str = "transformer", **overrides):
+def _recipe(name: str | None):
+    if name is None:
+        return None
+    from models.recipes import UnknownRecipeError, get_recipe
+
+    try:
+        return get_recipe(name)
+    except UnknownRecipeError as exc:
+        _fail(str(exc))
+
+
+def _training_args(model: str = "transformer", *, recipe=None, **overrides):
+    from dataclasses import replace
+
     from models.training_args import TrainingArguments
 
     given = sorted(k for k, v in overrides.items() if v is not None and k != "show_progress")
@@ -49,8 +62,11 @@ def _training_args(model: str = "transformer", **overrides):
         typer.secho(f"warning: the baseline ignores {', '.join('--' + k.replace('_', '-') for k in given)} "
                     "(transformer options)", fg=typer.colors.YELLOW, err=True)
 
+    given_values = {key: value for key, value in overrides.items() if value is not None}
     try:  # the constructor validates the values
-        return TrainingArguments(**{key: value for key, value in overrides.items() if value is not None})
+        if recipe is not None:
+            return replace(recipe.args, **given_values)
+        return TrainingArguments(**given_values)
     except ValueError as exc:
         _fail(str(exc))
 
@@ -86,25 +102,34 @@ def train_command(
                                            help="Select and save a moving average of the weights (0 = off)."),
     rdrop_alpha: float | None = typer.Option(None, "--rdrop-alpha",
                                              help="R-Drop: weight of the KL between two dropout passes (0 = off)."),
+    recipe: str | None = typer.Option(None, "--recipe",
+                                      help="Start from a named recipe (models/recipes.py: default, seeds-only, "
+                                           "fine-tune-transfer); the options above override its values."),
     transfer: bool = typer.Option(False, "--transfer/--no-transfer",
                                   help="Also train on the shipped transfer data (NewsMTSC + topic stance; "
-                                       "models/transfer_data), the default model's recipe."),
-    in_domain_repeat: int = typer.Option(3, "--in-domain-repeat", min=1,
-                                         help="With --transfer: repeat the dataset's train split this many times."),
+                                       "models/transfer_data) in the default mix (implied by a recipe that has one)."),
+    in_domain_repeat: int | None = typer.Option(None, "--in-domain-repeat", min=1,
+                                                help="With transfer: repeat the dataset's train split this many "
+                                                     "times (default 3, or the recipe's)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a stance classifier, calibrate it on validation, score it on test, save it."""
     from models.train import train
     from models.transfer import TransferMix
 
-    args = _training_args(model, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, max_length=max_length,
+    chosen = _recipe(recipe)
+    mix = TransferMix() if transfer else (chosen.transfer if chosen else None)
+    repeat = in_domain_repeat or (chosen.in_domain_repeat if chosen and chosen.transfer else 3)
+
+    args = _training_args(model, recipe=chosen, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
+                          max_length=max_length,
                           patience=patience, seed=seed, threads=threads, max_steps=max_steps,
                           class_weight=class_weight, pooling=pooling, layer_lr_decay=layer_lr_decay,
                           ema_decay=ema_decay, rdrop_alpha=rdrop_alpha, show_progress=False if quiet else None)
     try:
         result = train(dataset, model=model, args=args, pretrain=pretrain, out=out,
                        base_model=str(base_model) if base_model else None,
-                       transfer=TransferMix() if transfer else None, in_domain_repeat=in_domain_repeat)
+                       transfer=mix, in_domain_repeat=repeat)
     except _user_errors() as exc:
         _fail(str(exc))
     except ValueError as exc:
@@ -201,21 +226,26 @@ def crossval_command(
     seed: int | None = typer.Option(None, "--seed"),
     class_weight: str | None = typer.Option(None, "--class-weight", help="none | balanced (as in `slant train`)."),
     pooling: str | None = typer.Option(None, "--pooling", help="cls | mean | mean+target (as in `slant train`)."),
+    recipe: str | None = typer.Option(None, "--recipe", help="A named recipe, as in `slant train`."),
     transfer: bool = typer.Option(False, "--transfer/--no-transfer", help="Each fold also trains on the transfer data."),
-    in_domain_repeat: int = typer.Option(3, "--in-domain-repeat", min=1, help="As in `slant train`."),
+    in_domain_repeat: int | None = typer.Option(None, "--in-domain-repeat", min=1, help="As in `slant train`."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Leave-one-article-out cross-validation: mean and per-fold macro-F1, article slant sign agreement."""
     from models.crossval import crossval
     from models.transfer import TransferMix
 
+    chosen = _recipe(recipe)
+    mix = TransferMix() if transfer else (chosen.transfer if chosen else None)
+    repeat = in_domain_repeat or (chosen.in_domain_repeat if chosen and chosen.transfer else 3)
+
     if out is not None and out.is_dir():  # found out before the folds run, not after
         _fail(f"{out}: is a directory; --out takes a JSON file path")
-    args = _training_args(model, epochs=epochs, threads=threads, learning_rate=learning_rate, seed=seed,
+    args = _training_args(model, recipe=chosen, epochs=epochs, threads=threads, learning_rate=learning_rate, seed=seed,
                           class_weight=class_weight, pooling=pooling, show_progress=False if quiet else None)
     try:
         result = crossval(dataset, model=model, args=args, base_model=str(base_model) if base_model else None,
-                          transfer=TransferMix() if transfer else None, in_domain_repeat=in_domain_repeat)
+                          transfer=mix, in_domain_repeat=repeat)
     except _user_errors() as exc:
         _fail(str(exc))
     except ValueError as exc:
