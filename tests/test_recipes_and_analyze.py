@@ -60,7 +60,7 @@ def test_frozen_encoder_fits_a_head_and_leaves_the_encoder_alone(base):
     # The head folded into the linear layer predicts what the logistic regression learned (a
     # random tiny encoder's features only separate the training pairs, so score on those).
     acc = float(np.mean(clf.predict(X) == np.asarray(y)))
-    values, counts = np.unique(y, return_counts=True)
+    _, counts = np.unique(y, return_counts=True)
     majority = counts.max() / counts.sum()
     assert acc == pytest.approx(clf.metadata_["history"][0]["train_accuracy"], abs=1e-4)
     assert acc > majority + 0.3, (acc, majority)
