@@ -21,7 +21,7 @@ def test_shipped_files_read_with_their_licences():
 
 
 def test_mix_draws_what_it_says_and_is_deterministic():
-    mix = TransferMix(newsmtsc=40, topic=60, unrelated=10, seed=3)
+    mix = TransferMix(newsmtsc=40, topic=60, unrelated=10, engagement_proxy=False, seed=3)
     X, y, provenance = transfer_pairs(mix)
     assert len(X) == len(y) == 110
     assert sum(provenance["drawn"]["newsmtsc"].values()) == 40
@@ -32,7 +32,7 @@ def test_mix_draws_what_it_says_and_is_deterministic():
     assert not any((x.text, x.target) in originals for x in unrelated)  # paired with another motion
     again, y_again, _ = transfer_pairs(mix)
     assert [(x.text, x.target) for x in again] == [(x.text, x.target) for x in X] and y_again == y
-    other, _, _ = transfer_pairs(TransferMix(newsmtsc=40, topic=60, unrelated=10, seed=4))
+    other, _, _ = transfer_pairs(TransferMix(newsmtsc=40, topic=60, unrelated=10, engagement_proxy=False, seed=4))
     assert [x.text for x in other] != [x.text for x in X]
 
 
@@ -53,3 +53,20 @@ def test_bad_mixes_and_bad_lines_are_named(tmp_path):
         read_topic_stance(bad)
     with pytest.raises(TransferDataError, match="not found"):
         transfer_pairs(TransferMix(newsmtsc=1, topic=0, unrelated=0), folder=tmp_path)
+
+
+def test_engagement_proxy_rows_map_polarity_onto_engagement():
+    from models.transfer import ENGAGEMENT_MOTIONS
+
+    X, y, provenance = transfer_pairs(TransferMix(newsmtsc=0, topic=0, unrelated=0))
+    assert X and all(x.target == "engagement" for x in X)
+    assert provenance["drawn"]["engagement_proxy"] == dict(zip(*__import__("numpy").unique(y, return_counts=True)))
+    source = {}
+    for file in TOPIC_FILES.values():
+        for row in read_topic_stance(TRANSFER_DIR / file):
+            if row["target"] in ENGAGEMENT_MOTIONS:
+                source.setdefault(row["sentence"], (row["target"], row["label"]))
+    flip = {"favorable": "critical", "critical": "favorable"}
+    for x, label in zip(X, y):
+        motion, original = source[x.text]
+        assert label == (original if ENGAGEMENT_MOTIONS[motion] > 0 else flip[original]), (motion, x.text)
