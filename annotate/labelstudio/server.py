@@ -157,9 +157,15 @@ class LocalServer:
         return ADMIN_EMAIL
 
     def token(self) -> str:
-        """The admin's API token (read from the 0600 file; never log it)."""
+        """The admin's API token (read from the 0600 file; never log it).
+
+        Raises :class:`ServerError` without the file, and
+        :class:`annotate.redaction.SecretFormatError` when it holds no usable token.
+        """
+        from annotate.redaction import clean_secret
+
         try:
-            return self.token_file.read_text(encoding="utf-8").strip()
+            return clean_secret(self.token_file.read_text(encoding="utf-8"), origin=f"the token file {self.token_file}")
         except FileNotFoundError:
             raise ServerError(f"no API token at {self.token_file}: start the server with `slant labelstudio start`") from None
 
@@ -276,21 +282,20 @@ class LocalServer:
                           f"last lines of {self.log_file}:\n{self._log_tail()}")
 
     def _log_tail(self) -> str:
-        text = _tail(self.log_file)
+        from annotate.redaction import redact, remember_secret
+
         for secret_file in (self.token_file, self.password_file):
             try:
-                secret = secret_file.read_text(encoding="utf-8").strip()
+                remember_secret(secret_file.read_text(encoding="utf-8"))
             except OSError:
                 continue
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        return redact(_tail(self.log_file))
 
     def _version(self) -> str | None:
         try:
             response = httpx.get(f"{self.url}/api/version", headers={"Authorization": f"Token {self.token()}"}, timeout=5)
             return response.json().get("release") if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError, ServerError):
+        except (httpx.HTTPError, ValueError, ServerError):  # (a bad token file is a ValueError)
             return None
 
     def _alive(self, pid: int) -> bool:
