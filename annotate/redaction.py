@@ -25,8 +25,9 @@ MASK = "***"
 _known: set[str] = set()
 _known_lock = threading.Lock()
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@'\"]+@")
-_CREDENTIAL = re.compile(r"\b(?P<kind>Token|Bearer|Basic)(?P<sep>\s+|\\x20|%20)(?P<value>[^\s'\"\\,;)]+)",
-                         re.IGNORECASE)
+# An Authorization value: the scheme as HTTP writes it, then something credential-shaped
+# (12+ token characters), so prose such as "Token from" is left alone.
+_CREDENTIAL = re.compile(r"\b(?P<kind>Token|Bearer|Basic)(?P<sep>\s+|\\x20|%20)(?P<value>[A-Za-z0-9._~+/=-]{12,})")
 
 
 class SecretFormatError(ValueError):

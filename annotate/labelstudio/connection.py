@@ -62,7 +62,8 @@ def check_url(url: str, *, origin: str = URL_ENV) -> str:
     from urllib.parse import urlsplit
 
     text = str(url).strip()
-    shown = redact(url_without_credentials(text))
+    # Shown without credentials, query or fragment: either may carry a secret.
+    shown = redact(url_without_credentials(text).split("?", 1)[0].split("#", 1)[0])
     try:
         parts = urlsplit(text)
         port = parts.port
@@ -95,9 +96,10 @@ class Connection:
         try:
             token = clean_secret(self.token, origin=self.origin)
         except SecretFormatError as exc:
-            raise AuthenticationError(str(exc)) from None
+            raise AuthenticationError(str(exc).replace("from environment", f"in {API_KEY_ENV}")) from None
         object.__setattr__(self, "token", token)
-        object.__setattr__(self, "url", check_url(self.url, origin=f"the Label Studio URL from {self.origin}"))
+        where = URL_ENV if self.origin == "environment" else f"the Label Studio URL from {self.origin}"
+        object.__setattr__(self, "url", check_url(self.url, origin=where))
 
     @cached_property
     def http(self) -> httpx.Client:
