@@ -343,7 +343,8 @@ def test_queued_training_jobs_run_in_the_order_they_were_started(model_and_dir, 
             sizes.append(len(X))
             return super().fit(X, y)
 
-    service = BackendService(model, model_dir=directory, settings=RetrainSettings(retrain_every=0, min_pairs=1),
+    service = BackendService(model, model_dir=directory,
+                             settings=RetrainSettings(retrain_every=0, min_pairs=1, max_queued_jobs=20),
                              make_estimator=lambda m, d: Recording(fresh_estimator(m, d), gate))
     from models.backend.tasks import training_pairs_from_tasks
 
