@@ -93,7 +93,7 @@ def iter_jsonl(
 
 def open_problem(path: Path, exc: OSError) -> str:
     """Why ``path`` could not be opened, for a message: ``"<path>: ..."``, naming a dangling
-    symbolic link (and its target), a symbolic link loop, a directory, or the OS's reason."""
+    symbolic link (and its target), a symbolic link loop, or the OS's reason."""
     import errno
 
     if exc.errno == errno.ELOOP:
@@ -106,8 +106,6 @@ def open_problem(path: Path, exc: OSError) -> str:
                 target = "?"
             return f"{path}: a symbolic link to {target}, which does not exist"
         return f"{path}: no such file"
-    if isinstance(exc, IsADirectoryError):
-        return f"{path}: is a directory, not a file"
     return f"{path}: cannot read: {exc.strerror or exc}"
 
 

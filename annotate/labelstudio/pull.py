@@ -204,7 +204,8 @@ def _task_records(task: dict[str, Any], *, where: str, users: Mapping[int, str],
     for key in ("sentence_id", "text"):
         if key not in data:
             raise TaskFormatError(f"{where}: data has no {key!r} (not a Slant task)")
-    annotations = task.get("annotations") or []
+    annotations = task.get("annotations")
+    annotations = [] if annotations is None else annotations
     if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
         raise TaskFormatError(f"{where}: 'annotations' must be a list of objects")
     meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}

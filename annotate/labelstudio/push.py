@@ -256,6 +256,13 @@ def push_sentences(
     (:func:`annotate.labelstudio.locks.project_lock`); for another server, tasks this push
     imported that another push imported too are deleted again (:func:`remove_duplicates_made`).
     """
+    predictions = list(predictions or ())
+    for version in sorted({record.model_version for record in predictions}):
+        if "," in version or version != version.strip() or not version:
+            # Label Studio's task list joins a task's model versions with commas, so such a
+            # version could never be recognised as already there and would be re-added on every push.
+            raise ValueError(f"model_version {version!r} cannot be pushed to Label Studio: it must be non-empty, "
+                             f"without commas or surrounding spaces")
     with project_lock(conn.url, _check_title(project)):
         return _push_sentences(conn, sentences, project=project, predictions=predictions, batch_size=batch_size,
                                actor_name=actor_name, progress=progress)
@@ -265,12 +272,6 @@ def _push_sentences(conn: Connection, sentences: Iterable[SentenceRecord], *, pr
                     predictions: Iterable[PredictionRecord] | None, batch_size: int,
                     actor_name: Callable[[str], str] | Mapping[str, str] | None, progress: bool) -> PushResult:
     predictions = list(predictions or ())
-    for version in sorted({record.model_version for record in predictions}):
-        if "," in version or version != version.strip() or not version:
-            # Label Studio's task list joins a task's model versions with commas, so such a
-            # version could never be recognised as already there and would be re-added on every push.
-            raise ValueError(f"model_version {version!r} cannot be pushed to Label Studio: it must be non-empty, "
-                             f"without commas or surrounding spaces")
     labels = load_label_set()
     project_id, created = ensure_project(conn, project, label_config=labels.xml)
     result = PushResult(project_id=project_id, project_title=project, project_created=created)

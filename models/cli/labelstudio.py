@@ -134,13 +134,15 @@ def push(
             typer.secho("error: --model goes with a sentences file and without --predictions", err=True, fg=typer.colors.RED)
             raise typer.Exit(2)
         items = _read(records, kind, strict)
+        # Every input file is read (and its bad lines reported) before the server is contacted.
+        context = ({s.sentence_id: s for s in _read(sentences, "sentences", strict)}
+                   if sentences and kind == "annotations" else None)
+        preds = _read(predictions, "predictions", strict) if predictions and kind != "annotations" else None
         conn = connect()
         if kind == "annotations":
-            context = {s.sentence_id: s for s in _read(sentences, "sentences", strict)} if sentences else None
             result = push_annotations(conn, items, project=project, sentences=context,
                                       create_users=create_users, batch_size=batch_size)
         else:
-            preds = _read(predictions, "predictions", strict) if predictions else None
             if model is not None:
                 from models.preannotate import score_sentences
                 from models.registry import load_model
