@@ -1,7 +1,7 @@
 """Who may talk to the ML backend: HTTP Basic Auth (what Label Studio sends) or a bearer token.
 
 Label Studio 1.23.2 connects to an ML backend with *Basic Authentication* (project settings >
-Model > Connect model > "Use Basic Authentication"; API: ``auth_method="BASIC_AUTH"``,
+Model > Connect model > authentication method "Basic Authentication"; API: ``auth_method="BASIC_AUTH"``,
 ``basic_auth_user``, ``basic_auth_pass``) and sends it on ``/health``, ``/setup``,
 ``/predict``, ``/train`` and the ``START_TRAINING`` webhook. Other clients (scripts, the
 annotation webhooks, which Label Studio sends with the webhook's own headers) may send

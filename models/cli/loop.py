@@ -75,7 +75,7 @@ def serve_command(
 
     Every route but /health needs Basic Auth (SLANT_BACKEND_USER + SLANT_BACKEND_PASSWORD, or
     the 0600 credentials file printed here, created on first use). Connect it in Label Studio
-    (project settings > Model, "Use Basic Authentication") with the URL printed here. A
+    (project settings > Model, authentication method "Basic Authentication") with the URL printed here. A
     Label Studio server on this machine must allow local ML backends and webhooks
     (ML_BLOCK_LOCAL_IP=false, SSRF_PROTECTION_ENABLED=false; `slant labelstudio start` sets them).
     """
