@@ -84,10 +84,16 @@ def test_setup_may_only_point_the_backend_at_an_allowed_label_studio(tmp_path):
 
         for foreign in ("http://127.0.0.1:9999", "http://attacker.test:8080", "https://ls.example.test.evil:443",
                         "http://user:pw@127.0.0.1:8080", "file:///etc/passwd"):
-            answer = setup(foreign)
-            assert answer.status_code == 403, (foreign, answer.text)
-            assert "may not fetch from" in answer.json()["error"] and "s" * 40 not in answer.text
+            answer = setup(foreign)  # Label Studio still connects; the backend will not fetch from there
+            assert answer.status_code == 200 and answer.json() == {"model_version": service.model_version}
+            assert "s" * 40 not in answer.text
         assert service._setup_connections == {}
+        # A training job for that project then says why it has nowhere to fetch from.
+        no_conn = BackendService(model, settings=RetrainSettings(min_pairs=1))
+        no_conn.setup({"project": "6.1", "hostname": "http://attacker.test:8080", "access_token": "s" * 40})
+        job = no_conn.start_training("6", reason="test")
+        assert no_conn.wait_idle(30) and job.status == "failed"
+        assert "'http://attacker.test:8080', which is not allowed (--allow-label-studio" in job.message
         # The configured server (spelled differently) and an allowed one are accepted.
         assert setup("http://127.0.0.1:8080/").status_code == 200
         assert setup("HTTPS://LS.example.test:443", project="5.1").status_code == 200

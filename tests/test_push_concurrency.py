@@ -57,7 +57,7 @@ def run_two(path: Path, title: str, envs: list[dict[str, str]]) -> list[tuple[in
     results = []
     for process in processes:
         out, err = process.communicate(timeout=600)
-        results.append((process.returncode, out + err))
+        results.append((process.returncode, out, err))
     return results
 
 
@@ -65,13 +65,14 @@ def test_two_pushes_through_the_local_server_take_turns(label_studio, project_ti
     path = sentences_file(tmp_path / "s300.jsonl")
     env = base_env(SLANT_HOME=str(label_studio.home))  # the local server's token file: the shared lock
     results = run_two(path, project_title, [env, env])
-    assert all(code == 0 for code, _ in results), results
+    assert all(code == 0 for code, _, _ in results), results
     (project_id,) = project_ids(label_studio, project_title)
     counts = sentence_counts(label_studio, project_id)
     assert len(counts) == 300 and set(counts.values()) == {1}, counts.most_common(3)
-    summaries = sorted(text.strip().splitlines()[-1] for _, text in results)
+    summaries = sorted(out.strip().splitlines()[-1] for _, out, _ in results)
     assert any("300 task(s) created, 0 already there" in s for s in summaries), summaries
     assert any("0 task(s) created, 300 already there" in s for s in summaries), summaries
+    assert any("another push into project" in err for _, _, err in results)  # one waited for the other
 
 
 def test_two_pushes_from_two_machines_remove_the_duplicates_they_race_into(label_studio, project_title, tmp_path):
@@ -80,11 +81,11 @@ def test_two_pushes_from_two_machines_remove_the_duplicates_they_race_into(label
     envs = [base_env(SLANT_HOME=str(tmp_path / f"machine-{i}"), LABEL_STUDIO_URL=label_studio.url,
                      LABEL_STUDIO_API_KEY=label_studio.token()) for i in range(2)]
     results = run_two(path, project_title, envs)
-    assert all(code == 0 for code, _ in results), results
+    assert all(code == 0 for code, _, _ in results), results
     (project_id,) = project_ids(label_studio, project_title)
     counts = sentence_counts(label_studio, project_id)
     assert len(counts) == 300 and set(counts.values()) == {1}, counts.most_common(3)
-    texts = "\n".join(text for _, text in results)
+    texts = "\n".join(out + err for _, out, err in results)
     assert label_studio.token() not in texts
     # Whether the two really overlapped depends on timing; when they did, it is said.
     raced = "created at the same time elsewhere" in texts or "duplicate(s) of a concurrent push removed" in texts

@@ -128,8 +128,9 @@ class RetrainSettings:
         keep_models: retrained model folders kept under ``save_dir`` (the newest ones, and
             always the one being served); older ones are deleted. 0 keeps them all.
         allowed_hosts: Label Studio URLs a ``/setup`` call may point the backend at, besides
-            the connection it was started with; ``/setup`` naming any other host is refused
-            (HTTP 403), so a caller cannot make the backend send requests elsewhere.
+            the connection it was started with; the ``hostname`` and ``access_token`` of a
+            ``/setup`` naming any other host are ignored (with a warning), so a caller cannot
+            make the backend send requests, or a token, elsewhere.
     """
 
     retrain_every: int = 10
@@ -233,6 +234,7 @@ class BackendService:
         self.settings = settings or RetrainSettings()
         self._connection = connection
         self._setup_connections: dict[str, Connection] = {}
+        self._refused_setup_hosts: dict[str, str] = {}  # project -> host /setup named but may not be used
         self._fetch_tasks = fetch_tasks
         self._make_estimator = make_estimator
         self._lock = threading.Lock()  # guards the model swap, the job table and counters
@@ -278,13 +280,17 @@ class BackendService:
         if project and hostname and token:
             origin = origin_of(hostname) if isinstance(hostname, str) else ""
             if not origin or origin not in self.allowed_origins():
+                # Answered as usual (Label Studio connects), but the backend will not fetch
+                # from there: a /setup call may not send the backend, or a token, elsewhere.
                 from annotate.redaction import url_without_credentials
 
                 shown = url_without_credentials(hostname) if isinstance(hostname, str) else type(hostname).__name__
                 allowed = ", ".join(sorted(self.allowed_origins())) or "none"
-                raise SetupRefusedError(
-                    f"project {project}: /setup names Label Studio at {shown!r}, which this backend may not fetch "
-                    f"from (allowed: {allowed}); start `slant serve` with --allow-label-studio URL to allow it")
+                self._refused_setup_hosts[project] = shown
+                log.warning("project %s: /setup names Label Studio at %r, which this backend may not fetch from "
+                            "(allowed: %s); ignored. Start `slant serve` with --allow-label-studio URL to allow it",
+                            project, shown, allowed)
+                return {"model_version": self.model_version}
             from annotate.redaction import SecretFormatError, clean_secret
 
             try:
@@ -376,9 +382,12 @@ class BackendService:
     def _connection_for(self, project: str) -> Connection:
         connection = self._connection or self._setup_connections.get(project)
         if connection is None:
+            refused = self._refused_setup_hosts.get(project)
+            hint = (f"; /setup named {refused!r}, which is not allowed (--allow-label-studio {refused})" if refused
+                    else ", or let Label Studio call /setup")
             raise RuntimeError(
                 f"project {project}: no Label Studio connection to fetch annotations; set LABEL_STUDIO_URL and "
-                "LABEL_STUDIO_API_KEY (or start the local server) before `slant serve`, or let Label Studio call /setup"
+                f"LABEL_STUDIO_API_KEY (or start the local server) before `slant serve`{hint}"
             )
         return connection
 
