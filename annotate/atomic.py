@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from annotate.processes import pid_alive
+
 T = TypeVar("T")
 
 
@@ -102,18 +104,6 @@ def _sibling(out: Path, kind: str) -> Path:
     return Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.{kind}-{os.getpid()}-"))
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def clean_folder_leftovers(out: str | Path) -> list[str]:
     """Tidy what killed writes of folder ``out`` left beside it; one message per thing done.
 
@@ -142,7 +132,7 @@ def clean_folder_leftovers(out: str | Path) -> list[str]:
             messages.append(f"{entry}: an unfinished folder left by an interrupted run; not written by this one "
                             f"(delete it when no other run is writing {out.name})")
             continue
-        if pid is None or _pid_alive(int(pid)):
+        if pid is None or int(pid) == os.getpid() or pid_alive(int(pid)):
             continue
         if kind == _OLD and not out.exists():
             os.replace(entry, out)

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import httpx
 
+from annotate.processes import pid_alive as _pid_alive  # (tests import it from here)
+
 logger = logging.getLogger(__name__)
 
 LABEL_STUDIO_VERSION = "1.23.2"
@@ -359,19 +361,6 @@ def _healthy(url: str) -> bool:
         return httpx.get(f"{url}/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is dead for our purposes
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _port_in_use(host: str, port: int) -> bool:
