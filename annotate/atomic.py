@@ -148,7 +148,8 @@ def write_folder_atomically(out: str | Path, fill: Callable[[Path], T]) -> T:
     """Call ``fill(folder)`` on a new hidden sibling of ``out``, then swap it in for ``out``.
 
     ``out`` afterwards is exactly what ``fill`` wrote: the old folder (if any) is replaced
-    as a whole, in one rename, and deleted. If ``fill`` or a write fails (a full disk), the
+    as a whole, in one rename, and deleted (a symbolic link ``out`` keeps pointing at the
+    new folder, which takes the old one's place). If ``fill`` or a write fails (a full disk), the
     new folder is removed and ``out`` is untouched. Leftovers of killed earlier writes are
     tidied first (:func:`clean_folder_leftovers`, logged as warnings). Callers check that
     ``out`` holds nothing they must not delete.
@@ -158,6 +159,8 @@ def write_folder_atomically(out: str | Path, fill: Callable[[Path], T]) -> T:
 
     log = logging.getLogger(__name__)
     out = Path(out)
+    if out.is_symlink():  # replace the folder it points to, and keep the link
+        out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     for message in clean_folder_leftovers(out):
         log.warning("%s", message)

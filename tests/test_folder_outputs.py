@@ -159,3 +159,15 @@ def test_slant_dataset_on_a_full_disk_is_an_error_line_and_keeps_the_previous_da
     assert "\nerror: " in failed.stderr and "Traceback" not in failed.stderr, failed.stderr
     assert f"the dataset already at {out} is unchanged" in failed.stderr
     assert snapshot(out) == before and siblings(out) == []
+
+
+def test_a_folder_reached_through_a_symbolic_link_is_replaced_and_the_link_kept(tmp_path):
+    from annotate.atomic import write_folder_atomically
+
+    real = tmp_path / "runs" / "report-1"
+    write_folder_atomically(real, lambda f: (f / "report.json").write_text("old"))
+    link = tmp_path / "report"
+    link.symlink_to(real)
+    write_folder_atomically(link, lambda f: (f / "report.json").write_text("new"))
+    assert link.is_symlink() and (link / "report.json").read_text() == "new"
+    assert sorted(p.name for p in real.parent.iterdir()) == ["report-1"]
