@@ -95,7 +95,7 @@ def test_setup_may_only_point_the_backend_at_an_allowed_label_studio(tmp_path):
         assert no_conn.wait_idle(30) and job.status == "failed"
         assert "'http://attacker.test:8080', which is not allowed (--allow-label-studio" in job.message
         # The configured server (spelled differently) and an allowed one are accepted.
-        assert setup("http://127.0.0.1:8080/").status_code == 200
+        assert setup("http://localhost:8080/").status_code == 200  # Label Studio calls itself localhost
         assert setup("HTTPS://LS.example.test:443", project="5.1").status_code == 200
         assert set(service._setup_connections) == {"4", "5"}
 

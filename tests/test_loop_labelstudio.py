@@ -112,7 +112,7 @@ def _allows_local_backends(lsurl: str, token: str, backend) -> bool:
         hooks = httpx.get(f"{lsurl}/api/webhooks", headers=headers, params={"project": project["id"]}).json()
         return any(h["url"].startswith(backend_url) for h in hooks)
     finally:
-        httpx.delete(f"{lsurl}/api/projects/{project['id']}", headers=headers)
+        httpx.delete(f"{lsurl}/api/projects/{project['id']}", headers=headers, timeout=120)  # slow on a busy machine
 
 
 @pytest.fixture(scope="module")

@@ -220,7 +220,7 @@ def connect(url: str | None = None, api_key: str | None = None, *, server: Local
                 f"no Label Studio server configured: start one with `slant labelstudio start`, "
                 f"or set {URL_ENV} and {API_KEY_ENV}"
             ) from None
-        if not local.status().running:
+        if not local.is_running():
             # server.json names a port, but our server is gone: whatever listens there now
             # must not be sent the token.
             raise ServerNotRunningError(

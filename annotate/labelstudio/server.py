@@ -256,6 +256,11 @@ class LocalServer:
         self.state_file.unlink(missing_ok=True)
         return True
 
+    def is_running(self) -> bool:
+        """Whether the pid in ``server.json`` is this state dir's Label Studio (no request sent)."""
+        pid = (self._read_state() or {}).get("pid")
+        return bool(pid) and self._is_our_process(pid)
+
     def status(self) -> ServerStatus:
         """Whether this state dir's server runs and answers ``/health`` (no token needed)."""
         state = self._read_state() or {}

@@ -57,7 +57,8 @@ KEPT_FINISHED_JOBS = 100
 
 def origin_of(url: str) -> str:
     """``scheme://host:port/path`` in one spelling (lower case, default port explicit, no
-    trailing slash), for comparing Label Studio URLs; ``""`` for what is not an http(s) URL."""
+    trailing slash, loopback names as 127.0.0.1), for comparing Label Studio URLs; ``""`` for
+    what is not an http(s) URL."""
     from urllib.parse import urlsplit
 
     try:
@@ -67,7 +68,10 @@ def origin_of(url: str) -> str:
         return ""
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname or parts.username or parts.password:
         return ""
-    return f"{parts.scheme.lower()}://{parts.hostname.lower()}:{port}{parts.path.rstrip('/')}"
+    host = parts.hostname.lower()
+    if host in ("localhost", "::1") or host.startswith("127."):
+        host = "127.0.0.1"  # one machine: Label Studio names itself localhost, `labelstudio start` 127.0.0.1
+    return f"{parts.scheme.lower()}://{host}:{port}{parts.path.rstrip('/')}"
 
 
 def check_project_config(schema: Any, classes: Sequence[str], *, project: str) -> None:
