@@ -24,6 +24,9 @@ MASK = "***"
 
 _known: set[str] = set()
 _known_lock = threading.Lock()
+#: What :func:`redact` replaces, longest first (a secret may contain a shorter one): each
+#: secret, and its escaped form as a ``repr`` of bytes shows it (``b'...\r'``).
+_forms: tuple[str, ...] = ()
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@'\"]+@")
 # An Authorization value: the scheme as HTTP writes it, then something credential-shaped
 # (12+ token characters), so prose such as "Token from" is left alone.
@@ -38,10 +41,13 @@ def remember_secret(value: str | None) -> None:
     """Have :func:`redact` remove ``value`` (and its stripped form) from now on."""
     if not value:
         return
+    global _forms
     with _known_lock:
         for form in (value, value.strip()):
             if len(form) >= MIN_SECRET_LENGTH:
                 _known.add(form)
+        escaped = {form.encode("unicode_escape").decode("ascii") for form in _known}
+        _forms = tuple(sorted(_known | escaped, key=len, reverse=True))
 
 
 def clean_secret(value: str | None, *, origin: str, what: str = "API token") -> str:
@@ -67,16 +73,14 @@ def clean_secret(value: str | None, *, origin: str, what: str = "API token") -> 
 def redact(text: object) -> str:
     """``text`` (made a string) with known secrets, URL passwords and credential values masked."""
     out = str(text)
-    with _known_lock:
-        known = sorted(_known, key=len, reverse=True)  # a longer secret first: it may contain a shorter
-    for secret in known:
+    for secret in _forms:
         if secret in out:
             out = out.replace(secret, MASK)
-        escaped = secret.encode("unicode_escape").decode("ascii")
-        if escaped != secret and escaped in out:  # as a repr shows it (b'...\r')
-            out = out.replace(escaped, MASK)
-    out = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", out)
-    return _CREDENTIAL.sub(lambda m: f"{m['kind']}{m['sep']}{MASK}" if m["value"] != MASK else m[0], out)
+    if "@" in out:
+        out = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", out)
+    if "Token" in out or "Bearer" in out or "Basic" in out:
+        out = _CREDENTIAL.sub(lambda m: f"{m['kind']}{m['sep']}{MASK}", out)
+    return out
 
 
 def url_without_credentials(url: str) -> str:
