@@ -186,3 +186,22 @@ def test_binding_beyond_loopback_is_warned_about():
     assert exposure_warning("localhost") is None
     for host in ("0.0.0.0", "192.168.1.4", "::", "backend.example.test"):
         assert "other machines can reach" in exposure_warning(host)
+
+
+def test_slant_serve_warns_before_binding_beyond_loopback(tmp_path):
+    """The warning comes before anything listens: here the start then stops at a missing
+    --base-data, so no socket is ever opened on 0.0.0.0."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _, model_dir = tiny_model(tmp_path)
+    env = {**os.environ, "SLANT_HOME": str(tmp_path / "home"), "SLANT_BACKEND_PASSWORD": "p" * 24,
+           "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", "from models.cli import main; main()", "serve", "--model",
+                           str(model_dir), "--host", "0.0.0.0", "--base-data", str(tmp_path / "no-such-data")],
+                          cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "warning: listening on 0.0.0.0: other machines can reach this backend" in done.stderr
+    assert "p" * 24 not in done.stdout + done.stderr
