@@ -94,7 +94,8 @@ def test_two_pushes_from_two_machines_remove_the_duplicates_they_race_into(label
 
 def test_a_title_two_projects_share_is_an_error_naming_both(label_studio, project_title, tmp_path):
     headers = {"Authorization": f"Token {label_studio.token()}"}
-    made = [httpx.post(f"{label_studio.url}/api/projects", headers=headers, json={"title": project_title}).json()["id"]
+    made = [httpx.post(f"{label_studio.url}/api/projects", headers=headers, json={"title": project_title},
+                       timeout=120).json()["id"]
             for _ in range(2)]
     path = sentences_file(tmp_path / "s5.jsonl", copies=1)
     env = base_env(SLANT_HOME=str(label_studio.home))

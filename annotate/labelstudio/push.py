@@ -173,8 +173,12 @@ def remove_duplicates_made(conn: Connection, project_id: int, made: Iterable[int
     for sentence_id, task_id in pairs:
         first[sentence_id] = min(task_id, first.get(sentence_id, task_id))
     doomed = sorted(task_id for sentence_id, task_id in pairs if task_id in made and task_id != first[sentence_id])
-    for task_id in doomed:
-        conn.request("DELETE", f"/api/tasks/{task_id}/", what=f"deleting duplicate task {task_id}")
+    if doomed:
+        # One Data Manager action for all of them: a DELETE per task takes seconds each on a
+        # busy server (hundreds of duplicates took over 10 minutes).
+        conn.request("POST", "/api/dm/actions", params={"id": "delete_tasks", "project": project_id},
+                     json={"selectedItems": {"all": False, "included": doomed}},
+                     what=f"deleting {len(doomed)} duplicate task(s) of project {project_id}")
     if doomed:
         logger.warning("project %d: another push imported the same sentences at the same time; deleted the "
                        "%d duplicate task(s) this push made", project_id, len(doomed))
