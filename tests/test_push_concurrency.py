@@ -92,6 +92,25 @@ def test_two_pushes_from_two_machines_remove_the_duplicates_they_race_into(label
     print(f"two-machine push: the pushes {'raced and were reconciled' if raced else 'did not overlap'}")
 
 
+def test_two_machines_pushing_into_an_existing_project_keep_each_sentence_once(label_studio, project_title,
+                                                                                tmp_path):
+    """The project exists, so both pushes go straight to listing its tasks and importing: the
+    case where two parallel pushes of 300 sentences left 599 tasks."""
+    from annotate.labelstudio.push import ensure_project
+
+    project_id, _ = ensure_project(label_studio.connection(), project_title)
+    path = sentences_file(tmp_path / "s300.jsonl")
+    envs = [base_env(SLANT_HOME=str(tmp_path / f"machine-{i}"), LABEL_STUDIO_URL=label_studio.url,
+                     LABEL_STUDIO_API_KEY=label_studio.token()) for i in range(2)]
+    results = run_two(path, project_title, envs)
+    assert all(code == 0 for code, _, _ in results), results
+    counts = sentence_counts(label_studio, project_id)
+    assert len(counts) == 300 and set(counts.values()) == {1}, counts.most_common(3)
+    outs = [out for _, out, _ in results]
+    removed = [o for o in outs if "duplicate(s) of a concurrent push removed" in o]
+    print(f"existing project: {len(removed)} push(es) removed duplicates: {[o.strip() for o in outs]}")
+
+
 def test_a_title_two_projects_share_is_an_error_naming_both(label_studio, project_title, tmp_path):
     headers = {"Authorization": f"Token {label_studio.token()}"}
     made = [httpx.post(f"{label_studio.url}/api/projects", headers=headers, json={"title": project_title},
