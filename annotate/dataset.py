@@ -19,8 +19,6 @@ import json
 import logging
 import os
 import random
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from annotate.adjudication import AdjudicatedLabel, adjudicate
+from annotate.atomic import write_folder_atomically
 from annotate.dataset_features import FEATURE_NAMES, stance_features
 from annotate.jsonl import read_jsonl
 from annotate.labels import ENGAGEMENT_TARGET, load_label_set
@@ -467,8 +466,10 @@ def save_dataset(
     ``README.md`` (the card), ``counts.json``, with ``k_folds``, ``folds.json``, and with
     ``relevance`` (:func:`relevance_rows`), :data:`RELEVANCE_FILE`.
 
-    The directory is written next to its final place and swapped in, so an interrupted
-    save never leaves a half-written dataset. An existing ``out_dir`` is replaced only if it
+    The directory is written next to its final place and swapped in with one rename
+    (:func:`annotate.atomic.write_folder_atomically`), so an interrupted or failed save (a
+    kill, a full disk) leaves the previous dataset whole, and leftovers of killed saves are
+    tidied by the next one. An existing ``out_dir`` is replaced only if it
     is empty or a dataset saved before (else ``FileExistsError``: nothing else is deleted).
     ``datasets.load_from_disk(out_dir)`` and ``load_dataset("parquet", ...)`` both read it.
     """
@@ -483,9 +484,7 @@ def save_dataset(
         if foreign:
             raise FileExistsError(f"{out}: holds files that are not part of the dataset ({', '.join(foreign)}); "
                                   f"move them or choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
+    def fill(tmp: Path) -> None:
         # An empty split needs one explicit (empty) shard, or load_from_disk cannot read it back.
         dd.save_to_disk(str(tmp), num_shards={split: 1 for split, ds in dd.items() if len(ds) == 0} or None)
         (tmp / "parquet").mkdir()
@@ -501,25 +500,12 @@ def save_dataset(
         if relevance:
             (tmp / RELEVANCE_FILE).write_text("".join(json.dumps(dict(r), ensure_ascii=False) + "\n"
                                                       for r in relevance), encoding="utf-8")
-        provenance = dict(provenance or {})
-        provenance.setdefault("created", datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        card_provenance = dict(provenance or {})
+        card_provenance.setdefault("created", datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
         (tmp / "counts.json").write_text(json.dumps(_counts(dd), indent=1) + "\n", encoding="utf-8")
-        (tmp / "README.md").write_text(dataset_card(dd, provenance=provenance, folds=folds), encoding="utf-8")
-        backup = None
-        if out.exists():
-            backup = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, backup)
-        try:
-            os.replace(tmp, out)
-        except BaseException:
-            if backup is not None:  # put the previous dataset back where it was
-                os.replace(backup, out)
-            raise
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        (tmp / "README.md").write_text(dataset_card(dd, provenance=card_provenance, folds=folds), encoding="utf-8")
+
+    write_folder_atomically(out, fill)
     return out
 
 

@@ -26,6 +26,7 @@ Never imports anything heavy: :mod:`annotate` stays cheap to import.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -66,10 +67,8 @@ def iter_jsonl(
     path = Path(path)
     try:
         handle = path.open("rb")
-    except FileNotFoundError:
-        raise error(f"{path}: no such file") from None
     except OSError as exc:
-        raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise error(open_problem(path, exc)) from None
     offset = 0  # of the line in the file, in bytes
     with handle:
         for number, raw in enumerate(handle, start=1):
@@ -90,6 +89,24 @@ def iter_jsonl(
             if errors is None:
                 raise error(message)
             errors.append(message)
+
+
+def open_problem(path: Path, exc: OSError) -> str:
+    """Why ``path`` could not be opened, for a message: ``"<path>: ..."``, naming a dangling
+    symbolic link (and its target), a symbolic link loop, or the OS's reason."""
+    import errno
+
+    if exc.errno == errno.ELOOP:
+        return f"{path}: a loop of symbolic links (it never reaches a file)"
+    if isinstance(exc, FileNotFoundError):
+        if path.is_symlink():
+            try:
+                target = os.readlink(path)
+            except OSError:
+                target = "?"
+            return f"{path}: a symbolic link to {target}, which does not exist"
+        return f"{path}: no such file"
+    return f"{path}: cannot read: {exc.strerror or exc}"
 
 
 def _parse_line(line: str, parse: Callable[[dict[str, Any]], T] | None, bad_record: str) -> tuple[Any, str | None]:

@@ -41,6 +41,8 @@ class LabelSet:
         engagement_off_target: engagement values that mean "no stance" (e.g. ``"not_about"``).
         not_actor: the stored value that flags a mention as not being that actor.
         xml: the config text itself (pushed to Label Studio unchanged).
+        single_choice: the controls (``stance_`` for every ``stance_{i}``, ``engagement``) that
+            take one choice (Label Studio's default, unless ``choice="multiple"``).
     """
 
     stance: tuple[str, ...]
@@ -48,6 +50,7 @@ class LabelSet:
     engagement_off_target: tuple[str, ...]
     not_actor: str
     xml: str
+    single_choice: frozenset[str] = frozenset({STANCE_CONTROL_PREFIX, ENGAGEMENT_CONTROL})
 
     def index(self, label: str) -> int:
         """Class index of a stance label; raises ``KeyError`` naming the valid labels."""
@@ -78,16 +81,20 @@ def parse_label_config(xml: str, *, origin: str = "<string>") -> LabelSet:
                 return element
         raise LabelConfigError(f"{origin}: no <Choices name=\"{prefix}{'' if exact else '{{idx}}'}\"> control")
 
-    stance = tuple(_stored_values(find(STANCE_CONTROL_PREFIX)))
+    stance_control, engagement_control = find(STANCE_CONTROL_PREFIX), find(ENGAGEMENT_CONTROL, exact=True)
+    stance = tuple(_stored_values(stance_control))
     not_actor_values = _stored_values(find(NOT_ACTOR_CONTROL_PREFIX))
-    engagement = tuple(_stored_values(find(ENGAGEMENT_CONTROL, exact=True)))
+    engagement = tuple(_stored_values(engagement_control))
+    single = frozenset(name for name, control in ((STANCE_CONTROL_PREFIX, stance_control),
+                                                  (ENGAGEMENT_CONTROL, engagement_control))
+                       if control.get("choice", "single") != "multiple")
     if len(stance) < 2:
         raise LabelConfigError(f"{origin}: the stance control needs at least two choices, got {stance}")
     if len(not_actor_values) != 1:
         raise LabelConfigError(f"{origin}: the not_actor control needs exactly one choice, got {not_actor_values}")
     off_target = tuple(v for v in engagement if v not in stance)
     return LabelSet(stance=stance, engagement=engagement, engagement_off_target=off_target,
-                    not_actor=not_actor_values[0], xml=xml)
+                    not_actor=not_actor_values[0], xml=xml, single_choice=single)
 
 
 def label_config_path() -> Path:

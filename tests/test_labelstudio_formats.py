@@ -118,8 +118,7 @@ def test_a_bad_task_does_not_sink_the_export():
 @pytest.mark.parametrize("content, message", [
     ("{not json", "not valid JSON: .* line 1, column 2"),
     ('{"tasks": []}', "expected a JSON list of tasks .* got a dict"),
-    ('[{"id": 5, "annotations": []}]', r"task 1 \(id 5\): no 'data' object"),
-    ('[{"id": 5, "data": {}, "annotations": {}}]', r"task 1 \(id 5\): 'annotations' is not a list"),
+    ('[1, "two"]', "none of the 2 items is a task object"),
 ])
 def test_malformed_export_file_errors_name_file_and_problem(tmp_path, content, message):
     path = tmp_path / "broken-export.json"
@@ -127,6 +126,26 @@ def test_malformed_export_file_errors_name_file_and_problem(tmp_path, content, m
     with pytest.raises(ExportFormatError, match=message) as error:
         read_export_file(path)
     assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize("task, message", [
+    ('{"id": 5, "annotations": []}', r"task 2 \(id 5\): no 'data' object"),
+    ('{"id": 5, "data": {"sentence_id": "s", "text": "t"}, "annotations": {}}',
+     r"task 2 \(id 5\): 'annotations' must be a list of objects"),
+    ('7', r"task 2: expected an object, got int"),
+])
+def test_a_malformed_task_in_an_export_file_is_named_and_left_out(tmp_path, task, message):
+    import re
+
+    from annotate.labelstudio.pull import pull_from_file
+
+    good = export_task(1, task_data(seed_sentences()[0]), [{"id": 1, "completed_by": 1,
+                                                           "result": [choice("stance_0", "neutral")]}])
+    path = tmp_path / "export.json"
+    path.write_text(f"[{json.dumps(good)}, {task}]")
+    result = pull_from_file(path)
+    assert {r.task_id for r in result.records} == {1}
+    assert len(result.errors) == 1 and re.search(message, result.errors[0]) and str(path) in result.errors[0]
 
 
 def test_jsonl_reading_reports_bad_lines_and_keeps_the_rest(tmp_path):

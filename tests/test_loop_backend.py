@@ -126,16 +126,22 @@ def backend(model_and_dir, tmp_path):
 
 
 def test_health_setup_and_versions(backend):
-    health = httpx.get(f"{backend.url}/health")
+    health = httpx.get(f"{backend.url}/health", auth=backend.auth)
     assert health.status_code == 200
     assert health.json()["status"] == "UP"
     version = backend.service.model_version
     assert health.json()["model_version"] == version
-    setup = httpx.post(f"{backend.url}/setup", json={"project": "7.1712345678", "schema": load_label_set().xml,
-                                                     "hostname": "http://127.0.0.1:1", "access_token": "x" * 40})
+    setup = httpx.post(f"{backend.url}/setup", auth=backend.auth, json={"project": "7.1712345678",
+                                                                         "schema": load_label_set().xml})
     assert setup.status_code == 200 and setup.json() == {"model_version": version}
-    assert httpx.get(f"{backend.url}/versions").json()["versions"] == [version]
-    assert httpx.get(f"{backend.url}/").status_code == 200
+    # A host the backend was not told about may not become the place it fetches from.
+    redirect = httpx.post(f"{backend.url}/setup", auth=backend.auth, json={
+        "project": "7.1712345678", "schema": load_label_set().xml, "hostname": "http://127.0.0.1:1",
+        "access_token": "x" * 40})
+    assert redirect.status_code == 200 and "x" * 40 not in redirect.text
+    assert backend.service._setup_connections == {}
+    assert httpx.get(f"{backend.url}/versions", auth=backend.auth).json()["versions"] == [version]
+    assert httpx.get(f"{backend.url}/", auth=backend.auth).status_code == 200
 
 
 FOREIGN_CONFIG = """<View><Text name="text" value="$text"/>
@@ -143,23 +149,23 @@ FOREIGN_CONFIG = """<View><Text name="text" value="$text"/>
 
 
 def test_setup_refuses_a_project_config_the_model_cannot_fill(backend):
-    answer = httpx.post(f"{backend.url}/setup", json={"project": "7.1712345678", "schema": FOREIGN_CONFIG})
+    answer = httpx.post(f"{backend.url}/setup", auth=backend.auth, json={"project": "7.1712345678", "schema": FOREIGN_CONFIG})
     assert answer.status_code == 400
     assert "project 7 label config" in answer.json()["error"] and "stance" in answer.json()["error"]
     # Stance choices in another order than the model's classes would swap the labels.
     swapped = load_label_set().xml.replace('alias="critical"/>', 'alias="tmp"/>', 1)
     swapped = swapped.replace('alias="favorable"/>', 'alias="critical"/>', 1).replace('alias="tmp"/>', 'alias="favorable"/>', 1)
-    answer = httpx.post(f"{backend.url}/setup", json={"project": 8, "schema": swapped})
+    answer = httpx.post(f"{backend.url}/setup", auth=backend.auth, json={"project": 8, "schema": swapped})
     assert answer.status_code == 400
     assert "['favorable', 'neutral', 'critical']" in answer.json()["error"]
     # No schema (older servers) and a new project's blank config are not checked.
-    assert httpx.post(f"{backend.url}/setup", json={"project": 9}).status_code == 200
-    assert httpx.post(f"{backend.url}/setup", json={"project": 9, "schema": "<View></View>"}).status_code == 200
+    assert httpx.post(f"{backend.url}/setup", auth=backend.auth, json={"project": 9}).status_code == 200
+    assert httpx.post(f"{backend.url}/setup", auth=backend.auth, json={"project": 9, "schema": "<View></View>"}).status_code == 200
 
 
 def test_predict_refuses_a_foreign_label_config_and_names_the_project(backend):
     tasks = tasks_for(seed_sentences()[:2])
-    answer = httpx.post(f"{backend.url}/predict", json={"tasks": tasks, "project": "4.17", "label_config": FOREIGN_CONFIG})
+    answer = httpx.post(f"{backend.url}/predict", auth=backend.auth, json={"tasks": tasks, "project": "4.17", "label_config": FOREIGN_CONFIG})
     assert answer.status_code == 400 and "project 4 label config" in answer.json()["error"]
 
 
@@ -168,7 +174,7 @@ def test_predict_gives_one_prediction_per_task_with_a_choice_per_target(backend,
     labels = load_label_set()
     sentences = seed_sentences()
     tasks = tasks_for(sentences)
-    response = httpx.post(f"{backend.url}/predict", json={"tasks": tasks, "project": "1.1712345678",
+    response = httpx.post(f"{backend.url}/predict", auth=backend.auth, json={"tasks": tasks, "project": "1.1712345678",
                                                           "label_config": labels.xml, "params": {"context": None}})
     assert response.status_code == 200
     results = response.json()["results"]
@@ -191,22 +197,22 @@ def test_predict_gives_one_prediction_per_task_with_a_choice_per_target(backend,
 
 
 def test_bad_requests_get_clear_errors_and_bad_tasks_do_not_sink_the_batch(backend):
-    assert httpx.post(f"{backend.url}/predict", content=b"{not json").status_code == 400
-    response = httpx.post(f"{backend.url}/predict", json={"tasks": "nope"})
+    assert httpx.post(f"{backend.url}/predict", auth=backend.auth, content=b"{not json").status_code == 400
+    response = httpx.post(f"{backend.url}/predict", auth=backend.auth, json={"tasks": "nope"})
     assert response.status_code == 400 and "tasks" in response.json()["error"]
     good = tasks_for(seed_sentences(1))[0]
     bad = {"id": 99, "data": {"sentence_id": "x"}}  # no text
-    results = httpx.post(f"{backend.url}/predict", json={"tasks": [bad, "x", {"id": 3, "data": None}, good]}).json()
+    results = httpx.post(f"{backend.url}/predict", auth=backend.auth, json={"tasks": [bad, "x", {"id": 3, "data": None}, good]}).json()
     results = results["results"]
     assert len(results) == 4
     assert [r["result"] for r in results[:3]] == [[], [], []]
     assert len(results[3]["result"]) == len(good["data"]["actors"]) + 1
-    unknown = httpx.post(f"{backend.url}/webhook", json={"action": "PROJECT_UPDATED", "project": {"id": 1}})
+    unknown = httpx.post(f"{backend.url}/webhook", auth=backend.auth, json={"action": "PROJECT_UPDATED", "project": {"id": 1}})
     assert unknown.status_code == 200 and unknown.json()["status"] == "Unknown event"
-    assert httpx.post(f"{backend.url}/train", json={"annotations": [], "project": "1.1"}).status_code == 400
+    assert httpx.post(f"{backend.url}/train", auth=backend.auth, json={"annotations": [], "project": "1.1"}).status_code == 400
     # Not a list: refused, and no job is left "queued" that nothing will run.
     for payload in (5, True):
-        response = httpx.post(f"{backend.url}/train", json={"annotations": payload, "project": "7"})
+        response = httpx.post(f"{backend.url}/train", auth=backend.auth, json={"annotations": payload, "project": "7"})
         assert response.status_code == 400 and "must be a list" in response.json()["error"]
     assert not backend.service.is_training()
     # Actor ids that are not strings, spans outside the text, a repeated actor: that task gets an
@@ -216,7 +222,7 @@ def test_bad_requests_get_clear_errors_and_bad_tasks_do_not_sink_the_batch(backe
               {"id": 11, "data": {**good["data"], "actors": [{"actor": "pakistan", "spans": [[len(text) + 5, len(text) + 9]]}]}},
               {"id": 12, "data": {**good["data"], "actors": [{"actor": "pakistan", "spans": [[4, 2]]}]}},
               {"id": 13, "data": {**good["data"], "actors": [good["data"]["actors"][0]] * 2}}]
-    response = httpx.post(f"{backend.url}/predict", json={"tasks": [*broken, good]})
+    response = httpx.post(f"{backend.url}/predict", auth=backend.auth, json={"tasks": [*broken, good]})
     assert response.status_code == 200
     results = response.json()["results"]
     assert [r["result"] for r in results[:4]] == [[], [], [], []]
@@ -227,7 +233,7 @@ def test_annotation_webhooks_are_counted_without_training_when_retraining_is_man
     payload = {"action": "ANNOTATION_CREATED", "project": {"id": 3, "label_config": "<View/>"},
                "annotation": {"id": 1, "result": []}, "task": {"id": 1}}
     for expected in (1, 2):
-        response = httpx.post(f"{backend.url}/webhook", json=payload)
+        response = httpx.post(f"{backend.url}/webhook", auth=backend.auth, json=payload)
         assert response.status_code == 201
         assert response.json()["result"] == {"status": "recorded", "events_since_training": expected}
     assert backend.service.jobs == {}
@@ -248,26 +254,26 @@ def test_training_runs_in_the_background_and_swaps_the_model(model_and_dir, tmp_
     with ThreadedBackend(service) as backend:
         # Labels the tiny model does not predict: every target gets another label than the model's.
         labeled = annotated(tasks, model)
-        response = httpx.post(f"{backend.url}/train", json={"annotations": labeled, "project": "1.1712345678"})
+        response = httpx.post(f"{backend.url}/train", auth=backend.auth, json={"annotations": labeled, "project": "1.1712345678"})
         assert response.status_code == 201
         job = response.json()["job"]
-        assert httpx.get(f"{backend.url}/is_training").json()["is_training"] is True
+        assert httpx.get(f"{backend.url}/is_training", auth=backend.auth).json()["is_training"] is True
         started = time.perf_counter()
-        during = httpx.post(f"{backend.url}/predict", json={"tasks": tasks}, timeout=10)
+        during = httpx.post(f"{backend.url}/predict", auth=backend.auth, json={"tasks": tasks}, timeout=10)
         assert during.status_code == 200 and time.perf_counter() - started < 5
         assert {p["model_version"] for p in during.json()["results"]} == {old}
         gate.set()
         assert service.wait_idle(60)
-        status = httpx.post(f"{backend.url}/job_status", json={"job": job}).json()
+        status = httpx.post(f"{backend.url}/job_status", auth=backend.auth, json={"job": job}).json()
         assert status["status"] == "done", status
         new = service.model_version
         assert new != old and status["model_version"] == new
-        after = httpx.post(f"{backend.url}/predict", json={"tasks": tasks}).json()["results"]
+        after = httpx.post(f"{backend.url}/predict", auth=backend.auth, json={"tasks": tasks}).json()["results"]
         assert {p["model_version"] for p in after} == {new}
         # The new model learned the annotations the old one contradicted everywhere.
         assert agreement(during.json()["results"], labeled) == 0.0
         assert agreement(after, labeled) > 0.5
-        assert httpx.get(f"{backend.url}/versions").json()["versions"] == [old, new]
+        assert httpx.get(f"{backend.url}/versions", auth=backend.auth).json()["versions"] == [old, new]
     # The retrained model was saved whole and loads back with the same version.
     from models.registry import load_model
 
@@ -337,7 +343,8 @@ def test_queued_training_jobs_run_in_the_order_they_were_started(model_and_dir, 
             sizes.append(len(X))
             return super().fit(X, y)
 
-    service = BackendService(model, model_dir=directory, settings=RetrainSettings(retrain_every=0, min_pairs=1),
+    service = BackendService(model, model_dir=directory,
+                             settings=RetrainSettings(retrain_every=0, min_pairs=1, max_queued_jobs=20),
                              make_estimator=lambda m, d: Recording(fresh_estimator(m, d), gate))
     from models.backend.tasks import training_pairs_from_tasks
 
@@ -361,12 +368,12 @@ def test_queued_training_jobs_run_in_the_order_they_were_started(model_and_dir, 
 
 def test_training_with_too_few_labels_is_skipped_not_crashed(backend):
     tasks = tasks_for(seed_sentences(1))
-    job = httpx.post(f"{backend.url}/train", json={"annotations": annotated(tasks, backend.service.model),
+    job = httpx.post(f"{backend.url}/train", auth=backend.auth, json={"annotations": annotated(tasks, backend.service.model),
                                                    "project": "1.1"}).json()["job"]
     assert backend.service.wait_idle(30)
-    status = httpx.post(f"{backend.url}/job_status", json={"job": job}).json()
+    status = httpx.post(f"{backend.url}/job_status", auth=backend.auth, json={"job": job}).json()
     assert status["status"] == "skipped" and "need at least" in status["message"]
-    assert httpx.get(f"{backend.url}/health").json()["status"] == "UP"
+    assert httpx.get(f"{backend.url}/health", auth=backend.auth).json()["status"] == "UP"
 
 
 def test_slant_serve_command_answers_and_stops_by_pid(model_and_dir):
@@ -374,7 +381,9 @@ def test_slant_serve_command_answers_and_stops_by_pid(model_and_dir):
 
     _, directory = model_and_dir
     port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LABEL_STUDIO_URL": "http://127.0.0.1:1", "LABEL_STUDIO_API_KEY": "k" * 40}
+    password = "serve-test-" + "p" * 20
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LABEL_STUDIO_URL": "http://127.0.0.1:1", "LABEL_STUDIO_API_KEY": "k" * 40,
+           "SLANT_BACKEND_USER": "ls", "SLANT_BACKEND_PASSWORD": password}
     process = subprocess.Popen([sys.executable, "-c", "from models.cli import main; main()", "serve", "--model",
                                 str(directory), "--port", str(port)], cwd=REPO, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
@@ -389,13 +398,17 @@ def test_slant_serve_command_answers_and_stops_by_pid(model_and_dir):
                 assert time.monotonic() < deadline, "slant serve did not answer within 60 s"
                 time.sleep(0.3)
         assert health.json()["status"] == "UP"
-        prediction = httpx.post(f"http://127.0.0.1:{port}/predict", json={"tasks": tasks_for(seed_sentences(2))})
+        anonymous = httpx.post(f"http://127.0.0.1:{port}/predict", json={"tasks": tasks_for(seed_sentences(2))})
+        assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"].startswith("Basic")
+        prediction = httpx.post(f"http://127.0.0.1:{port}/predict", json={"tasks": tasks_for(seed_sentences(2))},
+                                auth=("ls", password))
         assert len(prediction.json()["results"]) == 2
     finally:
         os.kill(process.pid, signal.SIGTERM)
         process.wait(timeout=20)
     output = process.stdout.read().decode()
-    assert "serving" in output and "k" * 40 not in output
+    assert "serving" in output and "k" * 40 not in output and password not in output
+    assert "Basic Auth: user 'ls'" in output
 
 
 def test_slant_serve_rejects_a_missing_model_dir(tmp_path):

@@ -97,19 +97,22 @@ def test_next_pushes_the_most_uncertain_unseen_sentences(label_studio, project_t
 
 # -- the ML backend connected to a real project -------------------------------------------------
 
-def _allows_local_backends(lsurl: str, token: str, backend_url: str) -> bool:
+def _allows_local_backends(lsurl: str, token: str, backend) -> bool:
     """Can this server connect a backend on 127.0.0.1, with its webhook? (1.23.2 blocks both by default)."""
     headers = {"Authorization": f"Token {token}"}
+    backend_url = backend.url
     project = httpx.post(f"{lsurl}/api/projects", headers=headers, json={"title": "probe-local-ml"}).json()
     try:
+        user, password = backend.auth
         created = httpx.post(f"{lsurl}/api/ml", headers=headers, timeout=30,
-                             json={"url": backend_url, "project": project["id"], "is_interactive": False})
+                             json={"url": backend_url, "project": project["id"], "is_interactive": False,
+                                   "auth_method": "BASIC_AUTH", "basic_auth_user": user, "basic_auth_pass": password})
         if created.status_code != 201:
             return False
         hooks = httpx.get(f"{lsurl}/api/webhooks", headers=headers, params={"project": project["id"]}).json()
         return any(h["url"].startswith(backend_url) for h in hooks)
     finally:
-        httpx.delete(f"{lsurl}/api/projects/{project['id']}", headers=headers)
+        httpx.delete(f"{lsurl}/api/projects/{project['id']}", headers=headers, timeout=120)  # slow on a busy machine
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +127,7 @@ def ml_label_studio(label_studio, tmp_path_factory):
 
     probe_model, _ = tiny_model(tmp_path_factory.mktemp("probe"))
     with ThreadedBackend(BackendService(probe_model)) as probe:
-        assert _allows_local_backends(label_studio.url, label_studio.token(), probe.url), (
+        assert _allows_local_backends(label_studio.url, label_studio.token(), probe), (
             "the local Label Studio refuses ML backends or webhooks on 127.0.0.1: "
             "LocalServer.start must set ML_BLOCK_LOCAL_IP=false and SSRF_PROTECTION_ENABLED=false")
     return label_studio.url, label_studio.token()
@@ -156,7 +159,11 @@ def test_backend_connected_to_label_studio_predicts_and_retrains(ml_label_studio
                              settings=RetrainSettings(retrain_every=0, min_pairs=5, save_dir=tmp_path / "retrained"))
     old = model.model_version
     with ThreadedBackend(service) as backend:
-        ml = conn.sdk.ml.create(project=project_id, url=backend.url, is_interactive=False, title="slant")
+        # Label Studio is told the backend's credentials (Basic Auth, and the webhook's header).
+        from models.backend.connect import connect_to_project
+
+        ml_id = connect_to_project(conn, project_id=project_id, url=backend.url, credentials=backend.credentials)
+        ml = conn.sdk.ml.get(id=ml_id)
         assert httpx.get(f"{url}/api/ml/{ml.id}", headers={"Authorization": f"Token {token}"}).json()["state"] == "CO"
         # /setup told the backend where the project lives: that alone is enough to fetch its tasks.
         from models.backend.service import fetch_project_tasks

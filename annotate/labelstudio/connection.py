@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from annotate.labelstudio.server import LocalServer, ServerError
+from annotate.redaction import SecretFormatError, clean_secret, redact, remember_secret, url_without_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,42 @@ class LabelStudioAPIError(LabelStudioError):
     """The server answered a request with an error."""
 
 
+class AmbiguousProjectError(LabelStudioError):
+    """Several projects have the requested title."""
+
+
+def check_url(url: str, *, origin: str = URL_ENV) -> str:
+    """``url`` without a trailing slash, if it can be a Label Studio base URL.
+
+    Refused (:class:`LabelStudioError`, credentials never shown): a scheme other than http(s),
+    no host, a port that is not a number, a query string or fragment, and ``user:password@``
+    (Label Studio authenticates with the API token; a password in the URL would be sent to
+    every server it redirects to and shown in error messages).
+    """
+    from urllib.parse import urlsplit
+
+    text = str(url).strip()
+    # Shown without credentials, query or fragment: either may carry a secret.
+    shown = redact(url_without_credentials(text).split("?", 1)[0].split("#", 1)[0])
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise LabelStudioError(f"{origin} {shown!r} is not a URL ({redact(exc)})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise LabelStudioError(f"{origin} {shown!r} must be an http:// or https:// URL with a host, "
+                               "e.g. http://127.0.0.1:8080")
+    if parts.username is not None or parts.password is not None:
+        remember_secret(parts.password)
+        raise LabelStudioError(f"{origin} {shown!r} carries a user name or password before the host: "
+                               f"remove it (Label Studio is reached with the API token in {API_KEY_ENV})")
+    if parts.query or parts.fragment:
+        raise LabelStudioError(f"{origin} {shown!r} has a query string or fragment: give the server's base "
+                               "URL only")
+    del port  # parsed only to check it
+    return text.rstrip("/")
+
+
 @dataclass(frozen=True)
 class Connection:
     """A Label Studio server URL and API token. ``repr`` and ``str`` never show the token."""
@@ -53,9 +90,16 @@ class Connection:
     url: str
     token: str = field(repr=False)
     origin: str = "environment"  # where the settings came from, for messages
+    local: bool = False  # the server started by `slant labelstudio start` (its state dir's token)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "url", self.url.rstrip("/"))
+        try:
+            token = clean_secret(self.token, origin=self.origin)
+        except SecretFormatError as exc:
+            raise AuthenticationError(str(exc).replace("from environment", f"in {API_KEY_ENV}")) from None
+        object.__setattr__(self, "token", token)
+        where = URL_ENV if self.origin == "environment" else f"the Label Studio URL from {self.origin}"
+        object.__setattr__(self, "url", check_url(self.url, origin=where))
 
     @cached_property
     def http(self) -> httpx.Client:
@@ -87,10 +131,12 @@ class Connection:
             raise ServerNotRunningError(self._not_running(what)) from None
         except httpx.TimeoutException as exc:
             raise LabelStudioAPIError(f"{what}: Label Studio at {self.url} timed out ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:  # e.g. the server closed the connection mid-request
-            raise LabelStudioAPIError(
+        except (httpx.TransportError, httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            # e.g. the server closed the connection mid-request; the text of an h11 error can
+            # quote a header, so it is redacted like every other message.
+            raise LabelStudioAPIError(redact(
                 f"{what}: the connection to Label Studio at {self.url} failed ({type(exc).__name__}: {exc}); "
-                "what was done before it is kept, so running the command again continues") from None
+                "what was done before it is kept, so running the command again continues")) from None
         except ApiError as exc:
             self.raise_for_status(exc.status_code or 0, exc.body, what)
             raise
@@ -106,7 +152,7 @@ class Connection:
             )
         if status == 403:
             raise AuthenticationError(f"{what}: the token's user may not do this on {self.url} (HTTP 403)")
-        raise LabelStudioAPIError(f"{what}: Label Studio answered HTTP {status}: {self._redact(body)[:500]}")
+        raise LabelStudioAPIError(f"{what}: Label Studio answered HTTP {status}: {redact(body)[:500]}")
 
     def check(self) -> str:
         """Verify the server answers and accepts the token; return its release version."""
@@ -122,9 +168,6 @@ class Connection:
         hint = ("start it with `slant labelstudio start`" if self.origin != "environment"
                 else f"check {URL_ENV}")
         return f"{what}: no Label Studio server answers at {self.url}; {hint}"
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self.token, "***") if self.token else text
 
     def close(self) -> None:
         if "http" in self.__dict__:
@@ -159,22 +202,31 @@ def connect(url: str | None = None, api_key: str | None = None, *, server: Local
     """
     url = url or os.environ.get(URL_ENV)
     api_key = api_key or os.environ.get(API_KEY_ENV)
+    remember_secret(api_key)
     if url and api_key:
         connection = Connection(url, api_key, origin="environment")
     elif api_key and not url:
         raise LabelStudioError(f"{API_KEY_ENV} is set but {URL_ENV} is not: set both for your own server")
     else:
         local = server or LocalServer()
-        if url and url.rstrip("/") != local.url:
+        if url and check_url(url) != local.url:
             raise LabelStudioError(f"{URL_ENV} is set but {API_KEY_ENV} is not: set both for your own server")
         try:
             token = local.token()
+        except SecretFormatError as exc:
+            raise AuthenticationError(str(exc)) from None
         except ServerError:
             raise ServerNotRunningError(
                 f"no Label Studio server configured: start one with `slant labelstudio start`, "
                 f"or set {URL_ENV} and {API_KEY_ENV}"
             ) from None
-        connection = Connection(local.url, token, origin=f"the token file {local.token_file}")
+        if not local.is_running():
+            # server.json names a port, but our server is gone: whatever listens there now
+            # must not be sent the token.
+            raise ServerNotRunningError(
+                f"the local Label Studio recorded in {local.state_file} ({local.url}) is not running; "
+                "start it with `slant labelstudio start`")
+        connection = Connection(local.url, token, origin=f"the token file {local.token_file}", local=True)
     if check:
         connection.check()
     return connection

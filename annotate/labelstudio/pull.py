@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from annotate.jsonl import open_problem
 from annotate.labels import LabelSet, load_label_set
 from annotate.labelstudio.connection import Connection, LabelStudioAPIError
 from annotate.labelstudio.push import META_KEY, find_project
@@ -125,30 +127,25 @@ def read_export_file(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ExportFormatError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ExportFormatError(f"{path}: is a directory, not a JSON export file") from None
     except OSError as exc:
-        raise ExportFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise ExportFormatError(open_problem(path, exc)) from None
     except UnicodeDecodeError as exc:
         raise ExportFormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         tasks = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ExportFormatError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise ExportFormatError(f"{path}: JSON nested too deeply to be a Label Studio export") from None
     if not isinstance(tasks, list):
         hint = " (JSON_MIN, CSV and other formats are not supported; export as JSON)" if isinstance(tasks, dict) else ""
         raise ExportFormatError(f"{path}: expected a JSON list of tasks (Label Studio's JSON export), "
                                 f"got a {type(tasks).__name__}{hint}")
-    for number, task in enumerate(tasks, start=1):
-        where = f"{path}: task {number}" + (f" (id {task.get('id')})" if isinstance(task, dict) and "id" in task else "")
-        if not isinstance(task, dict):
-            raise ExportFormatError(f"{where}: expected an object, got {type(task).__name__}")
-        if not isinstance(task.get("data"), dict):
-            raise ExportFormatError(f"{where}: no 'data' object")
-        if not isinstance(task.get("annotations", []), list):
-            raise ExportFormatError(f"{where}: 'annotations' is not a list")
+    if tasks and not any(isinstance(task, dict) for task in tasks):
+        raise ExportFormatError(f"{path}: none of the {len(tasks)} items is a task object; not a Label Studio JSON export")
+    # Single bad tasks are reported and left out by records_from_export, not fatal here.
     return tasks
 
 
@@ -176,7 +173,17 @@ def records_from_export(tasks: list[dict[str, Any]], *, origin: str = "export",
     records: list[AnnotationRecord] = []
     errors: list[str] = []
     n_annotations = 0
-    for number, task in sorted(enumerate(tasks, start=1), key=lambda item: (item[1].get("id") is None, item[1].get("id") or 0, item[0])):
+    def order(item: tuple[int, Any]) -> tuple:
+        task_id = item[1].get("id") if isinstance(item[1], dict) else None
+        usable = isinstance(task_id, int) and not isinstance(task_id, bool)
+        return (not usable, task_id if usable else 0, item[0])
+
+    for number, task in sorted(enumerate(tasks, start=1), key=order):
+        if not isinstance(task, dict):
+            message = f"{origin}: task {number}: expected an object, got {type(task).__name__}"
+            errors.append(message)
+            logger.warning("%s", message)
+            continue
         where = f"{origin}: task {number}" + (f" (id {task['id']})" if task.get("id") is not None else "")
         try:
             task_records = _task_records(task, where=where, users=users or {}, labels=labels)
@@ -197,11 +204,16 @@ def _task_records(task: dict[str, Any], *, where: str, users: Mapping[int, str],
     for key in ("sentence_id", "text"):
         if key not in data:
             raise TaskFormatError(f"{where}: data has no {key!r} (not a Slant task)")
-    provenance = ((task.get("meta") or {}).get(META_KEY) or {}).get("annotations") or {}
+    annotations = task.get("annotations")
+    annotations = [] if annotations is None else annotations
+    if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
+        raise TaskFormatError(f"{where}: 'annotations' must be a list of objects")
+    meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
+    provenance = (meta.get(META_KEY) or {}).get("annotations") or {} if isinstance(meta.get(META_KEY) or {}, dict) else {}
     targets = task_targets(data)
     mentions = {t: target_mentions(data, t) for t in targets}
     out: list[AnnotationRecord] = []
-    for annotation in sorted(task.get("annotations") or [], key=lambda a: a.get("id") or 0):
+    for annotation in sorted(annotations, key=lambda a: a.get("id") if isinstance(a.get("id"), int) else 0):
         a_where = f"{where}, annotation {annotation.get('id')}"
         result = annotation.get("result") or []
         cancelled = bool(annotation.get("was_cancelled"))
@@ -210,6 +222,12 @@ def _task_records(task: dict[str, Any], *, where: str, users: Mapping[int, str],
         entry = provenance.get(f"a{annotation.get('id')}") or provenance.get(f"i{annotation.get('import_id')}")
         annotator = _annotator(annotation.get("completed_by"), users, where=a_where)
         created_at, updated_at = annotation.get("created_at"), annotation.get("updated_at")
+        lead_time = annotation.get("lead_time")
+        if lead_time is not None and (isinstance(lead_time, bool) or not isinstance(lead_time, (int, float))
+                                      or not math.isfinite(lead_time)):
+            # NaN / Infinity (Python's json reads them) are not JSON: unknown, and said so.
+            logger.warning("%s: lead_time %r is not a finite number of seconds; recorded as unknown", a_where, lead_time)
+            lead_time = None
         if entry:
             # Pushed back by Slant: the original annotator (when not a user here) and times.
             if not entry.get("attributed", True):
@@ -223,7 +241,7 @@ def _task_records(task: dict[str, Any], *, where: str, users: Mapping[int, str],
                 task_id=task.get("id"), sentence_id=data["sentence_id"], article_id=data.get("article_id", ""),
                 target=target, label=label, annotator=annotator, annotation_id=annotation.get("id"),
                 off_target=off_target, status=status, ground_truth=bool(annotation.get("ground_truth")),
-                created_at=created_at, updated_at=updated_at, lead_time=annotation.get("lead_time"),
+                created_at=created_at, updated_at=updated_at, lead_time=lead_time,
                 text=data["text"], source=data.get("source", ""), mentions=mentions[target],
             ))
     return out

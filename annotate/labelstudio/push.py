@@ -17,7 +17,13 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from annotate.labels import load_label_set
-from annotate.labelstudio.connection import Connection, LabelStudioAPIError, UnknownProjectError
+from annotate.labelstudio.connection import (
+    AmbiguousProjectError,
+    Connection,
+    LabelStudioAPIError,
+    UnknownProjectError,
+)
+from annotate.labelstudio.locks import project_lock
 from annotate.labelstudio.tasks import (
     TaskFormatError,
     annotation_result,
@@ -47,6 +53,7 @@ class PushResult:
     annotations_added: int = 0
     annotations_skipped: int = 0  # already in the project
     users_created: list[str] = field(default_factory=list)
+    duplicates_removed: int = 0  # tasks another push imported at the same moment (see remove_duplicates_made)
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -58,6 +65,8 @@ class PushResult:
             parts.append(f"{self.annotations_added} annotation(s) added, {self.annotations_skipped} already there")
         if self.users_created:
             parts.append(f"{len(self.users_created)} user(s) created")
+        if self.duplicates_removed:
+            parts.append(f"{self.duplicates_removed} duplicate(s) of a concurrent push removed")
         if self.errors:
             parts.append(f"{len(self.errors)} error(s)")
         return ": ".join(parts[:1]) + ": " + ", ".join(parts[1:])
@@ -76,51 +85,120 @@ class ExistingTask:
 
 # -- projects ---------------------------------------------------------------------------------
 
-def list_projects(conn: Connection) -> dict[str, int]:
-    """``{title: id}`` of every project the token's user can see (first id wins on duplicates)."""
-    projects: dict[str, int] = {}
+def list_projects(conn: Connection) -> dict[str, list[int]]:
+    """``{title: [ids, ascending]}`` of every project the token's user can see."""
+    projects: dict[str, list[int]] = defaultdict(list)
     page = 1
     while True:
         body = conn.request("GET", "/api/projects/", params={"page": page, "page_size": 100},
                             what="listing projects").json()
         for project in body.get("results", []):
-            projects.setdefault(project["title"], project["id"])
+            projects[project["title"]].append(project["id"])
         if not body.get("next"):
-            return projects
+            return {title: sorted(ids) for title, ids in projects.items()}
         page += 1
 
 
 def find_project(conn: Connection, title: str) -> int:
-    """Id of the project titled ``title``; :class:`UnknownProjectError` lists the titles there are."""
+    """Id of the project titled ``title``.
+
+    Raises :class:`UnknownProjectError` listing the titles there are, and
+    :class:`AmbiguousProjectError` naming the ids when several projects share the title
+    (commands never pick one silently).
+    """
     projects = list_projects(conn)
-    if title in projects:
-        return projects[title]
-    known = ", ".join(repr(t) for t in sorted(projects)) or "none"
-    raise UnknownProjectError(f"no project titled {title!r} on {conn.url}; projects there: {known}")
+    ids = projects.get(title)
+    if not ids:
+        known = ", ".join(repr(t) for t in sorted(projects)) or "none"
+        raise UnknownProjectError(f"no project titled {title!r} on {conn.url}; projects there: {known}")
+    if len(ids) > 1:
+        raise AmbiguousProjectError(
+            f"{len(ids)} projects on {conn.url} are titled {title!r} (ids {', '.join(map(str, ids))}); "
+            "rename or delete all but one in Label Studio (project settings), then run the command again")
+    return ids[0]
+
+
+def _check_title(title: Any) -> str:
+    if not isinstance(title, str):
+        raise LabelStudioAPIError(f"a project title must be a string, got {type(title).__name__}")
+    if not 3 <= len(title) <= 50:
+        raise LabelStudioAPIError(f"project title {title!r} has {len(title)} characters; Label Studio needs 3 to 50")
+    return title
 
 
 def ensure_project(conn: Connection, title: str, *, label_config: str | None = None) -> tuple[int, bool]:
-    """Find the project titled ``title`` or create it with ``label_config.xml``: ``(id, created)``."""
+    """Find the project titled ``title`` or create it with ``label_config.xml``: ``(id, created)``.
+
+    Run it under :func:`annotate.labelstudio.locks.project_lock` (pushes do). A push on
+    another machine may create the same title at the same moment; for a server other than
+    the local one, the project list is read again after creating, and if another project of
+    that title has a lower id, the one just made (still empty) is deleted and the other used.
+    """
     xml = label_config or load_label_set().xml
-    if not 3 <= len(title) <= 50:
-        raise LabelStudioAPIError(f"project title {title!r} has {len(title)} characters; Label Studio needs 3 to 50")
+    _check_title(title)
     try:
         project_id = find_project(conn, title)
     except UnknownProjectError:
         with conn.errors(f"creating project {title!r}"):
             project = conn.sdk.projects.create(title=title, label_config=xml)
         logger.info("created project %r (id %d)", title, project.id)
-        return project.id, True
+        if conn.local:
+            return project.id, True
+        first = min(list_projects(conn).get(title) or [project.id])
+        if first == project.id:
+            return project.id, True
+        logger.warning("project %r was created at the same time elsewhere (id %d); using it and deleting "
+                       "the copy just made (id %d)", title, first, project.id)
+        conn.request("DELETE", f"/api/projects/{project.id}/", what=f"deleting duplicate project {project.id}")
+        project_id = first
     current = conn.request("GET", f"/api/projects/{project_id}/", what=f"reading project {title!r}").json()
     if (current.get("label_config") or "").strip() != xml.strip():
         logger.warning("project %r uses a different label config than label_config.xml", title)
     return project_id, False
 
 
+def remove_duplicates_made(conn: Connection, project_id: int, made: Iterable[int]) -> int:
+    """Delete the tasks in ``made`` (ids this push imported) whose ``sentence_id`` also has a
+    task with a lower id; returns how many were deleted.
+
+    The race this settles: two pushes (on different machines, so without a shared lock) both
+    saw a sentence missing and both imported it. Each push runs this after importing; the
+    task with the lowest id survives, so both pushes agree on which one without talking.
+    """
+    made = set(made)
+    if not made:
+        return 0
+    pairs = _task_ids_by_sentence(conn, project_id)
+    first: dict[str, int] = {}
+    for sentence_id, task_id in pairs:
+        first[sentence_id] = min(task_id, first.get(sentence_id, task_id))
+    doomed = sorted(task_id for sentence_id, task_id in pairs if task_id in made and task_id != first[sentence_id])
+    if doomed:
+        # One Data Manager action for all of them: a DELETE per task takes seconds each on a
+        # busy server (hundreds of duplicates took over 10 minutes).
+        conn.request("POST", "/api/dm/actions", params={"id": "delete_tasks", "project": project_id},
+                     json={"selectedItems": {"all": False, "included": doomed}},
+                     what=f"deleting {len(doomed)} duplicate task(s) of project {project_id}")
+    if doomed:
+        logger.warning("project %d: another push imported the same sentences at the same time; deleted the "
+                       "%d duplicate task(s) this push made", project_id, len(doomed))
+    return len(doomed)
+
+
+def _task_ids_by_sentence(conn: Connection, project_id: int) -> list[tuple[str, int]]:
+    """``(sentence_id, task id)`` of every task of the project (several per sentence if duplicated)."""
+    pairs: list[tuple[str, int]] = []
+    existing_tasks(conn, project_id, every=pairs)
+    return pairs
+
+
 # -- tasks already there ----------------------------------------------------------------------
 
-def existing_tasks(conn: Connection, project_id: int, *, page_size: int = 1000) -> dict[str, ExistingTask]:
-    """The project's tasks by ``sentence_id`` (tasks without one are ignored)."""
+def existing_tasks(conn: Connection, project_id: int, *, page_size: int = 1000,
+                   every: list[tuple[str, int]] | None = None) -> dict[str, ExistingTask]:
+    """The project's tasks by ``sentence_id`` (tasks without one are ignored; of a sentence
+    with several tasks, the first listed). ``every`` collects ``(sentence_id, task id)`` of
+    all of them, duplicates included."""
     found: dict[str, ExistingTask] = {}
     page, seen = 1, 0
     include = "id,data,meta,predictions_model_versions,annotations_ids"
@@ -138,6 +216,8 @@ def existing_tasks(conn: Connection, project_id: int, *, page_size: int = 1000) 
             sentence_id = (task.get("data") or {}).get("sentence_id")
             if sentence_id is None:
                 continue
+            if every is not None:
+                every.append((sentence_id, task["id"]))
             found.setdefault(sentence_id, ExistingTask(
                 id=task["id"], data=task["data"], meta=task.get("meta") or {},
                 model_versions=_split_list(task.get("predictions_model_versions")),
@@ -175,6 +255,10 @@ def push_sentences(
     (``score`` and per-result scores from the probabilities). Tasks already in the project
     that lack a model version get it added; a version a task already has is not duplicated.
     Sentences may be empty: then only predictions are added to existing tasks.
+
+    Safe to run twice at once: pushes into the same project on this machine take turns
+    (:func:`annotate.labelstudio.locks.project_lock`); for another server, tasks this push
+    imported that another push imported too are deleted again (:func:`remove_duplicates_made`).
     """
     predictions = list(predictions or ())
     for version in sorted({record.model_version for record in predictions}):
@@ -183,6 +267,15 @@ def push_sentences(
             # version could never be recognised as already there and would be re-added on every push.
             raise ValueError(f"model_version {version!r} cannot be pushed to Label Studio: it must be non-empty, "
                              f"without commas or surrounding spaces")
+    with project_lock(conn.url, _check_title(project)):
+        return _push_sentences(conn, sentences, project=project, predictions=predictions, batch_size=batch_size,
+                               actor_name=actor_name, progress=progress)
+
+
+def _push_sentences(conn: Connection, sentences: Iterable[SentenceRecord], *, project: str,
+                    predictions: Iterable[PredictionRecord] | None, batch_size: int,
+                    actor_name: Callable[[str], str] | Mapping[str, str] | None, progress: bool) -> PushResult:
+    predictions = list(predictions or ())
     labels = load_label_set()
     project_id, created = ensure_project(conn, project, label_config=labels.xml)
     result = PushResult(project_id=project_id, project_title=project, project_created=created)
@@ -212,11 +305,12 @@ def push_sentences(
         new_tasks.append(task)
 
     bar = tqdm(total=len(new_tasks), desc=f"push to {project}", unit="task", disable=not progress or not new_tasks)
+    made: list[int] = []
     for start in range(0, len(new_tasks), batch_size):
         batch = new_tasks[start:start + batch_size]
         try:
-            with conn.errors(f"importing tasks {start + 1}-{start + len(batch)} into {project!r}"):
-                response = conn.sdk.projects.import_tasks(id=project_id, request=batch)
+            response = _import(conn, project_id, batch, made,
+                               what=f"importing tasks {start + 1}-{start + len(batch)} into {project!r}")
         except LabelStudioAPIError as exc:  # one bad batch does not sink the others
             result.errors.append(str(exc))
         else:
@@ -224,6 +318,7 @@ def push_sentences(
             result.predictions_added += response.prediction_count or 0
         bar.update(len(batch))
     bar.close()
+    _settle_race(conn, project_id, made, result)
 
     # Predictions for tasks that were already there: add the model versions they lack.
     additions = []
@@ -284,8 +379,17 @@ def push_annotations(
     Each annotation is attributed to the Label Studio user with the annotator's email; with
     ``create_users`` a missing user is created (no password: an attribution until the
     person sets one). Annotators that are not emails (ids from an export file) are kept in
-    the task's ``meta`` and restored by pull, as are the original timestamps.
+    the task's ``meta`` and restored by pull, as are the original timestamps. Concurrent
+    pushes are handled as in :func:`push_sentences`.
     """
+    with project_lock(conn.url, _check_title(project)):
+        return _push_annotations(conn, records, project=project, sentences=sentences, create_users=create_users,
+                                 batch_size=batch_size, progress=progress)
+
+
+def _push_annotations(conn: Connection, records: Iterable[AnnotationRecord], *, project: str,
+                      sentences: Mapping[str, SentenceRecord] | None, create_users: bool, batch_size: int,
+                      progress: bool) -> PushResult:
     labels = load_label_set()
     project_id, created = ensure_project(conn, project, label_config=labels.xml)
     result = PushResult(project_id=project_id, project_title=project, project_created=created)
@@ -360,11 +464,12 @@ def push_annotations(
 
     bar = tqdm(total=len(new_tasks), desc=f"push annotations to {project}", unit="task",
                disable=not progress or not new_tasks)
+    made: list[int] = []
     for start in range(0, len(new_tasks), batch_size):
         batch = new_tasks[start:start + batch_size]
         try:
-            with conn.errors(f"importing annotated tasks {start + 1}-{start + len(batch)} into {project!r}"):
-                response = conn.sdk.projects.import_tasks(id=project_id, request=batch)
+            response = _import(conn, project_id, batch, made,
+                               what=f"importing annotated tasks {start + 1}-{start + len(batch)} into {project!r}")
         except LabelStudioAPIError as exc:
             result.errors.append(str(exc))
         else:
@@ -372,8 +477,32 @@ def push_annotations(
             result.annotations_added += response.annotation_count or 0
         bar.update(len(batch))
     bar.close()
+    _settle_race(conn, project_id, made, result)
     result.skipped = sum(1 for s in grouped if s in existing)
     return result
+
+
+def _import(conn: Connection, project_id: int, batch: list[dict[str, Any]], made: list[int], *, what: str):
+    """Import one batch; the new tasks' ids are appended to ``made``."""
+    with conn.errors(what):
+        response = conn.sdk.projects.import_tasks(id=project_id, request=batch, return_task_ids=True)
+    made.extend(int(i) for i in (response.model_dump().get("task_ids") or []))
+    return response
+
+
+def _settle_race(conn: Connection, project_id: int, made: list[int], result: PushResult) -> None:
+    """For a server other than the local one (whose pushes all take the lock here), delete the
+    tasks another push imported at the same time as this one."""
+    if conn.local or not made:
+        return
+    try:
+        removed = remove_duplicates_made(conn, project_id, made)
+    except LabelStudioAPIError as exc:
+        result.errors.append(f"checking for tasks pushed twice at the same time: {exc}")
+        return
+    result.created -= removed
+    result.skipped += removed
+    result.duplicates_removed += removed
 
 
 def _same_annotator(conn: Connection, annotation_id: int, annotator: str, *, members: Mapping[str, int],

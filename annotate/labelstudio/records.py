@@ -53,12 +53,10 @@ def detect_kind(path: str | Path) -> str:
                     break
             else:
                 raise RecordFileError(f"{path}: the file is empty")
-    except FileNotFoundError:
-        raise RecordFileError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise RecordFileError(f"{path}: is a directory, not a JSON Lines file") from None
     except OSError as exc:
-        raise RecordFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise RecordFileError(jsonl.open_problem(path, exc)) from None
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raise RecordFileError(f"{path}: the first record is not a JSON object ({exc})") from None
     if {"annotator", "target"} <= keys:
@@ -71,10 +69,20 @@ def detect_kind(path: str | Path) -> str:
                           f"(first record has keys {sorted(keys)})")
 
 
+def read_prediction(data: dict[str, Any]) -> PredictionRecord:
+    """A :class:`PredictionRecord` whose probabilities are usable (one number per stance label,
+    summing to 1); ``ValueError`` says what is wrong (reported with the file and line)."""
+    from annotate.labels import load_label_set
+    from annotate.labelstudio.tasks import checked_probabilities
+
+    record = PredictionRecord.from_dict(data)
+    return checked_probabilities(record, labels=load_label_set(), where="prediction")
+
+
 READERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "sentences": SentenceRecord.from_dict,
     "annotations": AnnotationRecord.from_dict,
-    "predictions": PredictionRecord.from_dict,
+    "predictions": read_prediction,
 }
 
 

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import httpx
 
+from annotate.processes import pid_alive as _pid_alive  # (tests import it from here)
+
 logger = logging.getLogger(__name__)
 
 LABEL_STUDIO_VERSION = "1.23.2"
@@ -157,9 +159,15 @@ class LocalServer:
         return ADMIN_EMAIL
 
     def token(self) -> str:
-        """The admin's API token (read from the 0600 file; never log it)."""
+        """The admin's API token (read from the 0600 file; never log it).
+
+        Raises :class:`ServerError` without the file, and
+        :class:`annotate.redaction.SecretFormatError` when it holds no usable token.
+        """
+        from annotate.redaction import clean_secret
+
         try:
-            return self.token_file.read_text(encoding="utf-8").strip()
+            return clean_secret(self.token_file.read_text(encoding="utf-8"), origin=f"the token file {self.token_file}")
         except FileNotFoundError:
             raise ServerError(f"no API token at {self.token_file}: start the server with `slant labelstudio start`") from None
 
@@ -248,6 +256,11 @@ class LocalServer:
         self.state_file.unlink(missing_ok=True)
         return True
 
+    def is_running(self) -> bool:
+        """Whether the pid in ``server.json`` is this state dir's Label Studio (no request sent)."""
+        pid = (self._read_state() or {}).get("pid")
+        return bool(pid) and self._is_our_process(pid)
+
     def status(self) -> ServerStatus:
         """Whether this state dir's server runs and answers ``/health`` (no token needed)."""
         state = self._read_state() or {}
@@ -276,21 +289,20 @@ class LocalServer:
                           f"last lines of {self.log_file}:\n{self._log_tail()}")
 
     def _log_tail(self) -> str:
-        text = _tail(self.log_file)
+        from annotate.redaction import redact, remember_secret
+
         for secret_file in (self.token_file, self.password_file):
             try:
-                secret = secret_file.read_text(encoding="utf-8").strip()
+                remember_secret(secret_file.read_text(encoding="utf-8"))
             except OSError:
                 continue
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        return redact(_tail(self.log_file))
 
     def _version(self) -> str | None:
         try:
             response = httpx.get(f"{self.url}/api/version", headers={"Authorization": f"Token {self.token()}"}, timeout=5)
             return response.json().get("release") if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError, ServerError):
+        except (httpx.HTTPError, ValueError, ServerError):  # (a bad token file is a ValueError)
             return None
 
     def _alive(self, pid: int) -> bool:
@@ -354,19 +366,6 @@ def _healthy(url: str) -> bool:
         return httpx.get(f"{url}/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is dead for our purposes
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _port_in_use(host: str, port: int) -> bool:

@@ -113,6 +113,7 @@ def prediction_payload(predictions: Iterable[PredictionRecord], data: Mapping[st
         where = f"prediction for sentence {record.sentence_id!r}, target {record.target!r}"
         if record.label not in labels.stance:
             raise TaskFormatError(f"{where}: label {record.label!r} is not one of {', '.join(labels.stance)}")
+        record = checked_probabilities(record, labels=labels, where=where)
         try:
             index = _control_for(data, record.target, where=where)
         except TaskFormatError as exc:
@@ -126,6 +127,18 @@ def prediction_payload(predictions: Iterable[PredictionRecord], data: Mapping[st
         raise TaskFormatError(f"sentence {data.get('sentence_id')!r}: expected one model_version, got {sorted(versions)}")
     return {"model_version": versions.pop(), "score": sum(scores) / len(scores) if scores else 0.0,
             "result": results}
+
+
+def checked_probabilities(record: PredictionRecord, *, labels: LabelSet, where: str) -> PredictionRecord:
+    """``record`` after the report's check (:func:`annotate.report.inputs.checked_prediction`):
+    one finite number per stance label, summing to 1, ``label`` the most probable; raises
+    :class:`TaskFormatError` naming ``where`` otherwise (e.g. strings, all zeros, a sum of 2.7)."""
+    from annotate.report.inputs import checked_prediction
+
+    try:
+        return checked_prediction(record, labels=labels.stance)
+    except (ValueError, TypeError) as exc:
+        raise TaskFormatError(f"{where}: {exc}") from None
 
 
 def annotation_result(records: Iterable[AnnotationRecord], data: Mapping[str, Any], *,
@@ -173,9 +186,14 @@ def parse_result(result: list[dict[str, Any]], data: Mapping[str, Any], *, label
         name = item.get("from_name", "")
         if item.get("type") != "choices":
             continue  # e.g. a future free-text comment: not a stance
-        values = (item.get("value") or {}).get("choices") or []
+        value = item.get("value") or {}
+        values = (value.get("choices") if isinstance(value, Mapping) else None) or []
         if not isinstance(values, list):
             raise TaskFormatError(f"{where}: result {name!r} has no list of choices")
+        control = STANCE_CONTROL_PREFIX if name.startswith(STANCE_CONTROL_PREFIX) else name
+        if len(values) > 1 and control in labels.single_choice:
+            # Keeping one of them would be a guess about which the annotator meant.
+            raise TaskFormatError(f"{where}: {name} takes one choice but has {len(values)} ({', '.join(map(repr, values))})")
         if name == ENGAGEMENT_CONTROL:
             for value in values:
                 if value in labels.engagement_off_target:

@@ -3,6 +3,7 @@
 - :mod:`models.backend.tasks`: Label Studio task <-> model inputs, predictions, training pairs.
 - :mod:`models.backend.service`: the model in use and its background retraining.
 - :mod:`models.backend.app`: the HTTP protocol (starlette).
+- :mod:`models.backend.auth`: the credentials every route but ``/health`` requires.
 
 :func:`build_service` + :func:`run` are what the CLI calls; :class:`ThreadedBackend` runs
 the same server on a thread (tests, notebooks) and stops it on exit.
@@ -42,11 +43,14 @@ def resolve_connection(url: str | None = None, api_key: str | None = None) -> An
 
 
 def build_service(model_dir: str | Path, *, retrain_every: int = 10, min_pairs: int = 10,
-                  save_dir: str | Path | None = None, connection: Any = None, base_data: str | Path | None = None) -> Any:
+                  save_dir: str | Path | None = None, connection: Any = None, base_data: str | Path | None = None,
+                  max_queued_jobs: int = 2, keep_models: int = 3, allowed_hosts: tuple[str, ...] = ()) -> Any:
     """Load the model in ``model_dir`` and wrap it in a :class:`~models.backend.service.BackendService`.
 
     ``base_data``: a saved Slant stance dataset (``slant dataset`` output); its train split is
     added to every retraining so project labels refine the model instead of replacing its data.
+    ``max_queued_jobs``, ``keep_models``, ``allowed_hosts``: see
+    :class:`~models.backend.service.RetrainSettings`.
     """
     from models.backend.service import BackendService, RetrainSettings
     from models.registry import load_model
@@ -64,34 +68,71 @@ def build_service(model_dir: str | Path, *, retrain_every: int = 10, min_pairs: 
         base_inputs, base_labels = from_dataset(split)
     settings = RetrainSettings(retrain_every=retrain_every, min_pairs=min_pairs,
                                save_dir=Path(save_dir) if save_dir else None,
-                               base_inputs=base_inputs, base_labels=base_labels)
+                               base_inputs=base_inputs, base_labels=base_labels, max_queued_jobs=max_queued_jobs,
+                               keep_models=keep_models, allowed_hosts=tuple(allowed_hosts))
     return BackendService(model, model_dir=model_dir, settings=settings, connection=connection)
 
 
-def run(service: Any, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
-    """Serve until interrupted (blocking)."""
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an interface to bind) is reachable from this machine only."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def exposure_warning(host: str) -> str | None:
+    """The warning for binding ``host`` beyond loopback, or ``None`` for loopback."""
+    if is_loopback(host):
+        return None
+    return (f"listening on {host}: other machines can reach this backend. Every route but /health needs its "
+            "credentials, but they and the annotations travel as plain HTTP: put a TLS proxy in front, or "
+            "keep --host 127.0.0.1")
+
+
+def run(service: Any, *, credentials: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+    """Serve until interrupted (blocking); every route but ``/health`` requires ``credentials``
+    (:class:`models.backend.auth.Credentials`). Warns when ``host`` is not loopback."""
     import uvicorn
 
     from models.backend.app import create_app
 
-    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+    warning = exposure_warning(host)
+    if warning:
+        log.warning("%s", warning)
+    uvicorn.run(create_app(service, credentials=credentials), host=host, port=port, log_level="warning")
 
 
 class ThreadedBackend:
     """Run the backend on a thread: ``with ThreadedBackend(service, port=0) as backend: backend.url``.
 
-    ``port=0`` picks a free port. The server is stopped (and the thread joined) on exit.
+    ``port=0`` picks a free port. ``credentials`` default to a random user and password
+    (``backend.credentials``; ``backend.auth`` is the ``(user, password)`` pair httpx takes).
+    The server is stopped (and the thread joined) on exit.
     """
 
-    def __init__(self, service: Any, *, host: str = DEFAULT_HOST, port: int = 0) -> None:
+    def __init__(self, service: Any, *, host: str = DEFAULT_HOST, port: int = 0, credentials: Any = None) -> None:
+        import secrets
+
         import uvicorn
 
         from models.backend.app import create_app
+        from models.backend.auth import Credentials
 
         self.service = service
-        self._server = uvicorn.Server(uvicorn.Config(create_app(service), host=host, port=port, log_level="warning"))
+        self.credentials = credentials or Credentials("slant-test", secrets.token_urlsafe(18), origin="ThreadedBackend")
+        app = create_app(service, credentials=self.credentials)
+        self._server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
         self._thread = threading.Thread(target=self._server.run, name="slant-ml-backend", daemon=True)
         self.host = host
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        return self.credentials.username, self.credentials.password
 
     @property
     def url(self) -> str:

@@ -20,6 +20,11 @@ Routes and payloads follow ``label_studio/ml/api_connector.py`` of the server an
 - ``GET /versions`` -> ``{"versions": [...]}``, ``POST /job_status`` ``{job}``, ``GET /is_training``,
   ``GET /metrics``, ``POST /validate``.
 
+Every route but ``/health`` requires the backend's credentials (:mod:`models.backend.auth`):
+without them a request is a 401 and reaches no route. Error bodies are redacted
+(:func:`annotate.redaction.redact`), and a body nested too deeply or larger than
+:data:`MAX_BODY_BYTES` is a 400 / 413, not a 500.
+
 Predictions run in starlette's thread pool, so a slow batch never blocks ``/health`` or a
 webhook; training runs on its own thread, so no request waits for it.
 """
@@ -32,29 +37,52 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from models.backend.service import ANNOTATION_EVENTS, START_TRAINING, BackendService, ProjectConfigError, project_id_of
+from annotate.redaction import redact
+from models.backend.auth import Credentials, RequireAuth
+from models.backend.service import (
+    ANNOTATION_EVENTS,
+    START_TRAINING,
+    BackendService,
+    ProjectConfigError,
+    SetupRefusedError,
+    TrainingQueueFullError,
+    project_id_of,
+)
 from models.backend.tasks import TaskDataError
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_ACTIONS = (*ANNOTATION_EVENTS, START_TRAINING)
+#: Largest request body read (a /train call with thousands of annotated tasks fits).
+MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
-def create_app(service: BackendService) -> Starlette:
-    """The ASGI app serving ``service`` (run it with uvicorn)."""
+def create_app(service: BackendService, *, credentials: Credentials) -> Starlette:
+    """The ASGI app serving ``service`` (run it with uvicorn); every route but ``/health``
+    requires ``credentials``."""
 
     async def body(request: Request) -> dict[str, Any]:
-        raw = await request.body()
+        size = 0
+        chunks = []
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise BodyTooLarge(f"request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB")
+            chunks.append(chunk)
+        raw = b"".join(chunks)
         if not raw:
             return {}
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise BadRequest(f"request body is not JSON: {exc}") from None
+        except RecursionError:
+            raise BadRequest("request body is JSON nested too deeply") from None
         if not isinstance(data, dict):
             raise BadRequest(f"request body must be a JSON object, got {type(data).__name__}")
         return data
@@ -113,12 +141,14 @@ def create_app(service: BackendService) -> Starlette:
     async def validate(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    async def bad_request(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": str(exc), "status": "error"}, status_code=400)
+    def error_response(status: int):
+        async def respond(request: Request, exc: Exception) -> JSONResponse:
+            return JSONResponse({"error": redact(exc), "status": "error"}, status_code=status)
+        return respond
 
     async def server_error(request: Request, exc: Exception) -> JSONResponse:
         log.exception("%s %s failed", request.method, request.url.path)
-        return JSONResponse({"error": f"{type(exc).__name__}: {exc}", "status": "error"}, status_code=500)
+        return JSONResponse({"error": redact(f"{type(exc).__name__}: {exc}"), "status": "error"}, status_code=500)
 
     routes = [
         Route("/", health, methods=["GET"]),
@@ -133,9 +163,17 @@ def create_app(service: BackendService) -> Starlette:
         Route("/metrics", metrics, methods=["GET"]),
         Route("/validate", validate, methods=["POST"]),
     ]
-    return Starlette(routes=routes, exception_handlers={BadRequest: bad_request, TaskDataError: bad_request,
-                                                        ProjectConfigError: bad_request, Exception: server_error})
+    bad_request = error_response(400)
+    handlers = {BadRequest: bad_request, TaskDataError: bad_request, ProjectConfigError: bad_request,
+                BodyTooLarge: error_response(413), SetupRefusedError: error_response(403),
+                TrainingQueueFullError: error_response(429), Exception: server_error}
+    return Starlette(routes=routes, exception_handlers=handlers,
+                     middleware=[Middleware(RequireAuth, credentials=credentials)])
 
 
 class BadRequest(ValueError):
     """The request is not what the protocol expects (answered with 400)."""
+
+
+class BodyTooLarge(ValueError):
+    """The request body is over :data:`MAX_BODY_BYTES` (answered with 413)."""

@@ -25,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from annotate.redaction import redact
 from models.backend.tasks import predict_tasks, training_pairs_from_tasks
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,37 @@ class TrainingDataError(RuntimeError):
 
 class ProjectConfigError(ValueError):
     """A project's label config lacks Slant's controls or has other stance labels than the model."""
+
+
+class SetupRefusedError(ValueError):
+    """``/setup`` named a Label Studio host this backend is not allowed to use."""
+
+
+class TrainingQueueFullError(RuntimeError):
+    """As many training jobs wait as the settings allow."""
+
+
+#: Finished jobs kept for ``/job_status`` (the table would otherwise grow forever).
+KEPT_FINISHED_JOBS = 100
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port/path`` in one spelling (lower case, default port explicit, no
+    trailing slash, loopback names as 127.0.0.1), for comparing Label Studio URLs; ``""`` for
+    what is not an http(s) URL."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(str(url).strip())
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        return ""
+    host = parts.hostname.lower()
+    if host in ("localhost", "::1") or host.startswith("127."):
+        host = "127.0.0.1"  # one machine: Label Studio names itself localhost, `labelstudio start` 127.0.0.1
+    return f"{parts.scheme.lower()}://{host}:{port}{parts.path.rstrip('/')}"
 
 
 def check_project_config(schema: Any, classes: Sequence[str], *, project: str) -> None:
@@ -95,6 +127,14 @@ class RetrainSettings:
             (``None`` keeps them in memory only).
         base_inputs / base_labels: extra training pairs always included (e.g. the model's
             original training set), so a few project labels refine rather than replace it.
+        max_queued_jobs: training jobs that may wait behind the running one; a request
+            beyond that is refused (HTTP 429) instead of queueing without limit.
+        keep_models: retrained model folders kept under ``save_dir`` (the newest ones, and
+            always the one being served); older ones are deleted. 0 keeps them all.
+        allowed_hosts: Label Studio URLs a ``/setup`` call may point the backend at, besides
+            the connection it was started with; the ``hostname`` and ``access_token`` of a
+            ``/setup`` naming any other host are ignored (with a warning), so a caller cannot
+            make the backend send requests, or a token, elsewhere.
     """
 
     retrain_every: int = 10
@@ -102,6 +142,9 @@ class RetrainSettings:
     save_dir: Path | None = None
     base_inputs: Sequence[Any] = ()
     base_labels: Sequence[str] = ()
+    max_queued_jobs: int = 2
+    keep_models: int = 3
+    allowed_hosts: Sequence[str] = ()
 
 
 @dataclass
@@ -195,6 +238,7 @@ class BackendService:
         self.settings = settings or RetrainSettings()
         self._connection = connection
         self._setup_connections: dict[str, Connection] = {}
+        self._refused_setup_hosts: dict[str, str] = {}  # project -> host /setup named but may not be used
         self._fetch_tasks = fetch_tasks
         self._make_estimator = make_estimator
         self._lock = threading.Lock()  # guards the model swap, the job table and counters
@@ -238,8 +282,33 @@ class BackendService:
         check_project_config(payload.get("schema"), self._model.classes_, project=project)
         hostname, token = payload.get("hostname"), payload.get("access_token")
         if project and hostname and token:
-            self._setup_connections[project] = Connection(str(hostname).rstrip("/"), str(token))
+            origin = origin_of(hostname) if isinstance(hostname, str) else ""
+            if not origin or origin not in self.allowed_origins():
+                # Answered as usual (Label Studio connects), but the backend will not fetch
+                # from there: a /setup call may not send the backend, or a token, elsewhere.
+                from annotate.redaction import url_without_credentials
+
+                shown = url_without_credentials(hostname) if isinstance(hostname, str) else type(hostname).__name__
+                allowed = ", ".join(sorted(self.allowed_origins())) or "none"
+                self._refused_setup_hosts[project] = shown
+                log.warning("project %s: /setup names Label Studio at %r, which this backend may not fetch from "
+                            "(allowed: %s); ignored. Start `slant serve` with --allow-label-studio URL to allow it",
+                            project, shown, allowed)
+                return {"model_version": self.model_version}
+            from annotate.redaction import SecretFormatError, clean_secret
+
+            try:
+                token = clean_secret(token if isinstance(token, str) else "", origin=f"/setup of project {project}",
+                                     what="access_token")
+            except SecretFormatError as exc:
+                raise SetupRefusedError(str(exc)) from None
+            self._setup_connections[project] = Connection(str(hostname).rstrip("/"), token)
         return {"model_version": self.model_version}
+
+    def allowed_origins(self) -> set[str]:
+        """Label Studio origins ``/setup`` may name: the configured connection's and the allowed hosts."""
+        urls = [*self.settings.allowed_hosts, *([self._connection.url] if self._connection else [])]
+        return {origin for origin in map(origin_of, urls) if origin}
 
     def webhook(self, action: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """``/webhook``: count annotation events, start retraining when due or asked."""
@@ -253,7 +322,10 @@ class BackendService:
                 self._events_since_training[project] = count
             every = self.settings.retrain_every
             if every > 0 and count >= every:
-                job = self.start_training(project, reason=f"{count} annotation events")
+                try:
+                    job = self.start_training(project, reason=f"{count} annotation events")
+                except TrainingQueueFullError as exc:  # counted; a later event tries again
+                    return {"status": "recorded", "events_since_training": count, "training": str(exc)}
                 return {"job": job.job_id, "status": job.status}
             return {"status": "recorded", "events_since_training": count}
         return {"status": "ignored"}
@@ -275,6 +347,11 @@ class BackendService:
                 for queued in self.jobs.values():
                     if queued.project == project and queued.status == "queued" and queued.fetches:
                         return queued  # it will fetch the newest annotations when it starts
+            waiting = sum(job.status == "queued" for job in self.jobs.values())
+            if waiting >= self.settings.max_queued_jobs:
+                raise TrainingQueueFullError(f"{waiting} training job(s) already wait (the most allowed); "
+                                             "try again when /is_training says the queue has room")
+            self._forget_old_jobs()
             job = TrainingJob(job_id=uuid.uuid4().hex[:12], project=project, reason=reason, fetches=tasks is None)
             self.jobs[job.job_id] = job
             self._events_since_training[project] = 0
@@ -283,6 +360,11 @@ class BackendService:
                 self._worker = threading.Thread(target=self._work, name="slant-retrain", daemon=True)
                 self._worker.start()
         return job
+
+    def _forget_old_jobs(self) -> None:
+        finished = [job_id for job_id, job in self.jobs.items() if job.status not in ("queued", "running")]
+        for job_id in finished[:max(0, len(finished) - KEPT_FINISHED_JOBS + 1)]:
+            del self.jobs[job_id]
 
     def _work(self) -> None:
         while True:  # a daemon thread: it ends with the process
@@ -304,9 +386,12 @@ class BackendService:
     def _connection_for(self, project: str) -> Connection:
         connection = self._connection or self._setup_connections.get(project)
         if connection is None:
+            refused = self._refused_setup_hosts.get(project)
+            hint = (f"; /setup named {refused!r}, which is not allowed (--allow-label-studio {refused})" if refused
+                    else ", or let Label Studio call /setup")
             raise RuntimeError(
                 f"project {project}: no Label Studio connection to fetch annotations; set LABEL_STUDIO_URL and "
-                "LABEL_STUDIO_API_KEY (or start the local server) before `slant serve`, or let Label Studio call /setup"
+                f"LABEL_STUDIO_API_KEY (or start the local server) before `slant serve`{hint}"
             )
         return connection
 
@@ -326,11 +411,13 @@ class BackendService:
             job.message = f"trained on {n_pairs} pairs; now serving {job.model_version}"
             log.info("job %s: %s", job.job_id, job.message)
         except TrainingDataError as exc:
-            job.status, job.message = "skipped", str(exc)
-            log.info("job %s skipped: %s", job.job_id, exc)
+            job.status, job.message = "skipped", redact(exc)
+            log.info("job %s skipped: %s", job.job_id, job.message)
         except Exception as exc:  # a failed retraining must not take the server down
-            job.status, job.message = "failed", f"{type(exc).__name__}: {exc}"
-            log.exception("job %s failed", job.job_id)
+            # /job_status and /is_training show this text: an HTTP error can quote a header.
+            job.status, job.message = "failed", redact(f"{type(exc).__name__}: {exc}")
+            log.error("job %s failed: %s", job.job_id, job.message)
+            log.debug("job %s failed", job.job_id, exc_info=True)
         finally:
             job.finished_at = time.time()
 
@@ -359,6 +446,9 @@ class BackendService:
                 self._model_dir = directory
             if new_model.model_version not in self.versions:
                 self.versions.append(new_model.model_version)
+        if directory is not None:
+            for removed in prune_saved_models(directory.parent, keep=self.settings.keep_models, in_use=directory):
+                log.info("deleted the retrained model %s (keeping the newest %d)", removed, self.settings.keep_models)
 
     def _save(self, model: Any) -> Path | None:
         if self.settings.save_dir is None:
@@ -384,6 +474,26 @@ class BackendService:
             "training": self.is_training(),
             "jobs": [job.to_dict() for job in list(self.jobs.values())[-20:]],
         }
+
+
+def prune_saved_models(root: Path, *, keep: int, in_use: Path | None = None) -> list[Path]:
+    """Delete all but the ``keep`` newest model folders under ``root``; returns those deleted.
+
+    Only folders holding a saved Slant model (``slant_model.json``) count and are deleted;
+    ``in_use`` is never deleted. ``keep`` 0 keeps everything. Newest by the model file's
+    modification time.
+    """
+    from models.base import META_FILE
+
+    if keep <= 0 or not root.is_dir():
+        return []
+    saved = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+             and (p / META_FILE).is_file()]
+    saved.sort(key=lambda p: (p / META_FILE).stat().st_mtime, reverse=True)
+    doomed = [p for p in saved[keep:] if in_use is None or p.resolve() != Path(in_use).resolve()]
+    for path in doomed:
+        shutil.rmtree(path, ignore_errors=True)
+    return doomed
 
 
 def project_id_of(value: Any) -> str:

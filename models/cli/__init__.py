@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import traceback
 
 from models.cli.app import app
 
@@ -39,7 +41,22 @@ def main() -> None:
                                             "ERROR); using INFO", level)
     # One line per HTTP request drowns the progress bars; warnings still show.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    app()
+    from annotate.redaction import install_log_redaction, redact
+
+    install_log_redaction()  # every log line, from any library, without tokens or URL passwords
+    try:
+        app(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted; what was written before is complete (files are written atomically)\n")
+        raise SystemExit(130) from None
+    except Exception as exc:  # noqa: BLE001 (a bug or an unforeseen error: one redacted line, not a traceback)
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            sys.stderr.write(redact(traceback.format_exc()))
+        sys.stderr.write(f"error: {type(exc).__name__}: {redact(exc)}\n"
+                         "(unexpected; SLANT_LOG_LEVEL=DEBUG shows where it happened)\n")
+        raise SystemExit(1) from None
 
 
 __all__ = ["app", "main"]

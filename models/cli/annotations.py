@@ -249,6 +249,9 @@ def dataset_command(
         save_dataset(dd, out, provenance=provenance, k_folds=k_folds, seed=seed, relevance=relevance)
     except FileExistsError as exc:
         raise _fail(str(exc)) from None
+    except OSError as exc:  # a full disk, a file size limit, a folder we may not write
+        kept = f"; the dataset already at {out} is unchanged" if out.exists() else ""
+        raise _fail(f"{out}: could not write the dataset: {exc.strerror or exc}{kept}") from None
     sizes = ", ".join(f"{split} {len(ds)}" for split, ds in dd.items())
     typer.echo(f"Wrote the dataset to {out} ({sizes} rows; {n_articles} articles); card: {out / 'README.md'}")
 

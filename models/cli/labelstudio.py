@@ -29,6 +29,7 @@ def _user_errors() -> Iterator[None]:
     from annotate.labelstudio.records import RecordFileError
     from annotate.labelstudio.server import ServerError
     from annotate.labelstudio.tasks import TaskFormatError
+    from annotate.redaction import SecretFormatError, redact
     from models.base import ModelLoadError  # light: torch loads only when a transformer does
 
     # One line per HTTP request is noise at the CLI's INFO level.
@@ -36,11 +37,12 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except (LabelStudioError, ServerError, ExportFormatError, RecordFileError, TaskFormatError,
-            ModelLoadError) as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+            ModelLoadError, SecretFormatError) as exc:
+        typer.secho(f"error: {redact(exc)}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from None
-    except OSError as exc:  # a directory given as a file, a folder we may not write, ...
-        typer.secho(f"error: {exc.filename or ''}: {exc.strerror or exc}", err=True, fg=typer.colors.RED)
+    except OSError as exc:  # a directory given as a file, a folder we may not write, a full disk, ...
+        typer.secho(f"error: {redact(exc.filename or '')}: {redact(exc.strerror or exc)}", err=True,
+                    fg=typer.colors.RED)
         raise typer.Exit(1) from None
 
 
@@ -88,12 +90,18 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print the status 
         raise typer.Exit(1)
 
 
+def _warn(message: str) -> None:
+    from annotate.redaction import redact
+
+    typer.secho(f"warning: {redact(message)}", err=True, fg=typer.colors.YELLOW)
+
+
 def _read(path: Path, kind: str, strict: bool) -> list:
     from annotate.labelstudio.records import READERS, read_jsonl
 
     read = read_jsonl(path, READERS[kind])
     for message in read.errors:
-        typer.secho(f"warning: {message}", err=True, fg=typer.colors.YELLOW)
+        _warn(message)
     if read.errors and (strict or not read.records):
         raise typer.Exit(1)
     return read.records
@@ -126,13 +134,15 @@ def push(
             typer.secho("error: --model goes with a sentences file and without --predictions", err=True, fg=typer.colors.RED)
             raise typer.Exit(2)
         items = _read(records, kind, strict)
+        # Every input file is read (and its bad lines reported) before the server is contacted.
+        context = ({s.sentence_id: s for s in _read(sentences, "sentences", strict)}
+                   if sentences and kind == "annotations" else None)
+        preds = _read(predictions, "predictions", strict) if predictions and kind != "annotations" else None
         conn = connect()
         if kind == "annotations":
-            context = {s.sentence_id: s for s in _read(sentences, "sentences", strict)} if sentences else None
             result = push_annotations(conn, items, project=project, sentences=context,
                                       create_users=create_users, batch_size=batch_size)
         else:
-            preds = _read(predictions, "predictions", strict) if predictions else None
             if model is not None:
                 from models.preannotate import score_sentences
                 from models.registry import load_model
@@ -140,7 +150,7 @@ def push(
                 preds = score_sentences(load_model(model), items).records
             result = push_sentences(conn, items, project=project, predictions=preds, batch_size=batch_size)
     for message in result.errors:
-        typer.secho(f"warning: {message}", err=True, fg=typer.colors.YELLOW)
+        _warn(message)
     typer.echo(result.summary())
     if result.errors and strict:
         raise typer.Exit(1)
@@ -169,7 +179,7 @@ def pull(
         else:
             result = pull_project(connect(), project=project)
     for message in result.errors:
-        typer.secho(f"warning: {message}", err=True, fg=typer.colors.YELLOW)
+        _warn(message)
     with _user_errors():
         failed = not save_pulled(result, out, strict=strict)
     typer.echo(result.summary() + (f"; nothing written to {out}" if failed else ""))

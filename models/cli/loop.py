@@ -13,7 +13,9 @@ log = logging.getLogger(__name__)
 
 
 def _fail(message: str, code: int = 1) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    from annotate.redaction import redact
+
+    typer.secho(f"error: {redact(message)}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
 
@@ -63,25 +65,44 @@ def serve_command(
     min_pairs: int = typer.Option(10, help="fewest labeled sentence-target pairs to retrain on"),
     save_dir: Path = typer.Option(None, help="where retrained models are saved (default: <model>-retrained/)"),
     base_data: Path = typer.Option(None, help="dataset dir (`slant dataset` output) whose train split is added to every retraining"),
+    allow_label_studio: list[str] = typer.Option([], "--allow-label-studio",
+                                                 help="a Label Studio URL /setup may point the backend at (repeatable); "
+                                                      "LABEL_STUDIO_URL / the local server is always allowed"),
+    max_queued_jobs: int = typer.Option(2, min=0, help="training jobs that may wait; more are refused (HTTP 429)"),
+    keep_models: int = typer.Option(3, min=0, help="retrained model folders kept in --save-dir (0: all)"),
 ) -> None:
     """Serve the model as a Label Studio ML backend (/health, /setup, /predict, /webhook, /train).
 
-    Connect it in Label Studio (project settings > Model) with the URL printed here. A
+    Every route but /health needs Basic Auth (SLANT_BACKEND_USER + SLANT_BACKEND_PASSWORD, or
+    the 0600 credentials file printed here, created on first use). Connect it in Label Studio
+    (project settings > Model, authentication method "Basic Authentication") with the URL printed here. A
     Label Studio server on this machine must allow local ML backends and webhooks
     (ML_BLOCK_LOCAL_IP=false, SSRF_PROTECTION_ENABLED=false; `slant labelstudio start` sets them).
     """
     from models import backend
+    from models.backend.auth import PASSWORD_ENV, CredentialsError, credentials_file, load_credentials
 
     if not model.is_dir():
         _fail(f"{model}: model directory not found")
     try:
+        credentials = load_credentials(create=True)
+    except CredentialsError as exc:
+        _fail(str(exc))
+    warning = backend.exposure_warning(host)
+    if warning:
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
+    try:
         service = backend.build_service(model, retrain_every=retrain_every, min_pairs=min_pairs,
                                         save_dir=save_dir or _beside(model, "-retrained"),
-                                        connection=backend.resolve_connection(), base_data=base_data)
+                                        connection=backend.resolve_connection(), base_data=base_data,
+                                        max_queued_jobs=max_queued_jobs, keep_models=keep_models,
+                                        allowed_hosts=tuple(allow_label_studio))
     except _user_errors() as exc:
         _fail(str(exc))
+    where = f"${PASSWORD_ENV}" if credentials.origin.startswith("$") else str(credentials_file())
     typer.echo(f"serving {service.model_version} at http://{host}:{port} (Ctrl-C to stop)")
-    backend.run(service, host=host, port=port)
+    typer.echo(f"  Basic Auth: user {credentials.username!r}, password in {where} (never printed)")
+    backend.run(service, credentials=credentials, host=host, port=port)
 
 
 @app.command("next")

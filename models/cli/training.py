@@ -39,6 +39,31 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+#: Weight files that are pickles (loading one can run code); Slant loads safetensors only.
+PICKLE_WEIGHTS = ("pytorch_model.bin", "tf_model.h5", "model.ckpt", "flax_model.msgpack")
+
+
+def check_base_model(path: Path | None) -> None:
+    """Refuse a ``--base-model`` folder that is missing or has no safetensors weights.
+
+    A checkpoint with only pickle weights (``pytorch_model.bin``, ``*.pt``, ...) would be
+    refused deep inside torch with a 70-line traceback; this names the folder and the fix.
+    """
+    if path is None:
+        return
+    if not path.is_dir():
+        _fail(f"--base-model {path}: not a folder (a local Hugging Face checkpoint is a folder)")
+    names = {p.name for p in path.iterdir()}
+    if not (path / "config.json").is_file():
+        _fail(f"--base-model {path}: no config.json; not a Hugging Face checkpoint folder")
+    if not any(name.endswith(".safetensors") or name == "model.safetensors.index.json" for name in names):
+        pickles = sorted(n for n in names if n in PICKLE_WEIGHTS or n.endswith((".bin", ".pt", ".pth", ".pkl")))
+        found = f" it has {', '.join(pickles)}, which are pickles (loading them can run code)" if pickles else ""
+        _fail(f"--base-model {path}: no .safetensors weights;{found or ' no weights at all'}. Slant loads "
+              "safetensors only: convert the checkpoint where you trust it (save_pretrained(..., "
+              "safe_serialization=True)) or use another one")
+
+
 def _recipe(name: str | None):
     if name is None:
         return None
@@ -126,6 +151,8 @@ def train_command(
                           patience=patience, seed=seed, threads=threads, max_steps=max_steps,
                           class_weight=class_weight, pooling=pooling, layer_lr_decay=layer_lr_decay,
                           ema_decay=ema_decay, rdrop_alpha=rdrop_alpha, show_progress=False if quiet else None)
+    if model == "transformer":
+        check_base_model(base_model)
     try:
         result = train(dataset, model=model, args=args, pretrain=pretrain, out=out,
                        base_model=str(base_model) if base_model else None,
@@ -243,6 +270,8 @@ def crossval_command(
         _fail(f"{out}: is a directory; --out takes a JSON file path")
     args = _training_args(model, recipe=chosen, epochs=epochs, threads=threads, learning_rate=learning_rate, seed=seed,
                           class_weight=class_weight, pooling=pooling, show_progress=False if quiet else None)
+    if model == "transformer":
+        check_base_model(base_model)
     try:
         result = crossval(dataset, model=model, args=args, base_model=str(base_model) if base_model else None,
                           transfer=mix, in_domain_repeat=repeat)
