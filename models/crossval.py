@@ -8,7 +8,8 @@ article is either training or test), so it trains for the full ``args.epochs``.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -47,14 +48,22 @@ class CrossValResult:
     pooled_macro_f1: float = 0.0  # 3-class macro-F1 over all out-of-fold predictions
     pooled_accuracy: float = 0.0
     majority_pooled_macro_f1: float = 0.0  # always predicting each fold's training majority
+    #: every pair's out-of-fold probabilities (models.error_profile; ``slant crossval --error-profile``)
+    error_profile: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("folds", "error_profile")}
+        return {**out, "folds": [vars(fold).copy() for fold in self.folds]}
 
 
 def crossval(dataset: Any, *, model: str = "baseline", args: TrainingArguments | None = None,
-             base_model: str | None = None, min_articles: int = 2) -> CrossValResult:
+             base_model: str | None = None, min_articles: int = 2,
+             on_fold: Callable[[str, Any], None] | None = None) -> CrossValResult:
     """Leave-one-article-out CV of ``model`` on every row of ``dataset``.
+
+    ``result.error_profile`` holds every pair's out-of-fold probabilities (an
+    ``ErrorProfile``, method ``cross_validated``). ``on_fold(article_id, fitted_model)`` is
+    called after each fold's training (e.g. to predict the held-out article's sentences).
 
     Raises:
         ValueError: fewer than ``min_articles`` articles, or a fold whose training pairs
@@ -81,13 +90,19 @@ def crossval(dataset: Any, *, model: str = "baseline", args: TrainingArguments |
     params = {"args": args or TrainingArguments(), "base_model": base_model} if model == "transformer" else {}
     result = CrossValResult(model=model)
     all_truth, all_pred, all_majority = [], [], []
+    oof_inputs, oof_probabilities = [], []
     for article in articles:
         test = [i for i, x in enumerate(X) if x.article_id == article]
         train = [i for i, x in enumerate(X) if x.article_id != article]
         clf = create_model(model, **params)
         clf.fit([X[i] for i in train], [y[i] for i in train])
         truth = clf.label_indices([y[i] for i in test])
-        pred = clf.label_indices(list(clf.predict([X[i] for i in test])))
+        probabilities = clf.predict_proba([X[i] for i in test])
+        pred = probabilities.argmax(axis=1)  # = predict(): the temperature does not move the argmax
+        oof_inputs += [X[i] for i in test]
+        oof_probabilities.append(probabilities)
+        if on_fold is not None:
+            on_fold(article, clf)
         train_idx = clf.label_indices([y[i] for i in train])
         majority = np.bincount(train_idx, minlength=len(clf.classes_)).argmax()
         k = len(clf.classes_)
@@ -104,4 +119,11 @@ def crossval(dataset: Any, *, model: str = "baseline", args: TrainingArguments |
     result.pooled_macro_f1 = macro_f1(all_truth, all_pred, n_classes=k)
     result.pooled_accuracy = accuracy(all_truth, all_pred)
     result.majority_pooled_macro_f1 = macro_f1(all_truth, all_majority, n_classes=k)
+    from models.data import describe_source
+    from models.error_profile import CROSS_VALIDATED, profile_from_probabilities
+
+    result.error_profile = profile_from_probabilities(
+        oof_inputs, all_truth, np.concatenate(oof_probabilities), labels=clf.classes_, method=CROSS_VALIDATED,
+        gold=f"leave-one-article-out predictions of the {model} on all splits of {describe_source(dataset)} "
+             f"({len(articles)} articles)", model_kind=model)
     return result

@@ -133,5 +133,9 @@ def train(
         metrics["test"] = evaluate_model(clf, splits.test)
         clf.metadata_["metrics"] = {"test": {k: metrics["test"][k] for k in ("macro_f1", "accuracy", "n")}}
     out_path = clf.save(out) if out is not None else None
+    if out_path is not None:  # the errors the report corrects for (models.error_profile)
+        from models.error_profile import store_held_out_profile
+
+        store_held_out_profile(clf, splits, out_path)
     return TrainResult(model=clf, out=out_path, metrics=metrics, calibration=calibration,
                        seconds=time.perf_counter() - started)

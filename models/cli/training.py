@@ -118,6 +118,9 @@ def evaluate_command(
     refit_temperature: bool = typer.Option(False, "--refit-temperature",
                                            help="Also fit a temperature on this dataset's validation split."),
     runtime: str | None = typer.Option(None, "--runtime", help="Transformer inference: fp32 (default) | int8 (faster; batch-dependent)."),
+    save_error_profile: bool = typer.Option(
+        False, "--save-error-profile",
+        help="Save the model's errors on this split as its error_profile.json (reports correct for them)."),
 ) -> None:
     """Macro-F1, per-class P/R/F1, per-target F1, confusion matrix and calibration (ECE)."""
     from rich.console import Console
@@ -126,7 +129,8 @@ def evaluate_command(
     from models.evaluate import evaluate
 
     try:
-        report = evaluate(model, dataset, split=split, refit_temperature=refit_temperature, runtime=runtime)
+        report = evaluate(model, dataset, split=split, refit_temperature=refit_temperature, runtime=runtime,
+                          save_error_profile=save_error_profile)
     except (*_user_errors(), ValueError) as exc:
         _fail(str(exc))
     console = Console()
@@ -148,6 +152,8 @@ def evaluate_command(
     console.print("confusion (rows true, columns predicted): " + ", ".join(labels))
     for label, row in zip(labels, report["confusion_matrix"]["matrix"]):
         console.print(f"  {label:>10} {row}")
+    if "error_profile" in report:
+        console.print(f"error profile ({report['n']} gold pairs of the {split} split) written to {report['error_profile']}")
     if out is not None:
         _write_json(out, report)
         console.print(f"wrote {out}")
@@ -192,12 +198,16 @@ def crossval_command(
     class_weight: str | None = typer.Option(None, "--class-weight", help="none | balanced (as in `slant train`)."),
     pooling: str | None = typer.Option(None, "--pooling", help="cls | mean | mean+target (as in `slant train`)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    error_profile: Path | None = typer.Option(
+        None, "--error-profile",
+        help="Write the out-of-fold predictions as an error profile JSON (for `slant report --error-profile`)."),
 ) -> None:
     """Leave-one-article-out cross-validation: mean and per-fold macro-F1."""
     from models.crossval import crossval
 
-    if out is not None and out.is_dir():  # found out before the folds run, not after
-        _fail(f"{out}: is a directory; --out takes a JSON file path")
+    for path, option in ((out, "--out"), (error_profile, "--error-profile")):
+        if path is not None and path.is_dir():  # found out before the folds run, not after
+            _fail(f"{path}: is a directory; {option} takes a JSON file path")
     args = _training_args(model, epochs=epochs, threads=threads, learning_rate=learning_rate, seed=seed,
                           class_weight=class_weight, pooling=pooling, show_progress=False if quiet else None)
     try:
@@ -213,6 +223,9 @@ def crossval_command(
                f"(training-majority baseline {result.majority_pooled_macro_f1:.3f})")
     if out is not None:
         _write_json(out, result.to_dict())
+    if error_profile is not None:
+        _write_json(error_profile, result.error_profile.to_dict())
+        typer.echo(f"error profile (cross-validated, {len(result.folds)} folds) written to {error_profile}")
 
 
 @app.command("average")
