@@ -118,20 +118,38 @@ def test_without_a_profile_the_report_says_every_model_score_is_uncorrected(inpu
     assert html.count('class="tag uncorrected"') > 5
 
 
-def test_a_degenerate_kind_falls_back_to_the_raw_score_with_its_reason(inputs):
+def test_degenerate_kinds_fall_back_with_their_reason_and_never_nan(inputs):
     sentences, predictions, adjudicated = inputs
+    plain = build_report(sentences=sentences, predictions=predictions, adjudicated=adjudicated, options=OPTIONS,
+                         now=NOW)
+    tiny = gold(400, 4)
+    tiny = GoldItems(truth=tiny.truth[tiny.truth != 0][:-1].copy(), probabilities=tiny.probabilities[tiny.truth != 0][:-1])
+    tiny.truth[:2] = 0  # two critical engagement items: too few to know the errors on that class
     report = build_report(sentences=sentences, predictions=predictions, adjudicated=adjudicated, options=OPTIONS,
-                          now=NOW, error_profile=profile(actor=gold(400, 3, never_critical=True)))
+                          now=NOW, error_profile=profile(actor=gold(400, 3, never_critical=True), engagement=tiny))
     json.dumps(report, allow_nan=False)
     kinds = report["correction"]["kinds"]
-    assert kinds["engagement"]["status"] == "corrected"
-    assert kinds["actor"]["status"] == "uncorrected"
+    # a classifier that never says "critical" about actors cannot tell critical apart: uninformative
+    assert kinds["actor"]["status"] == "uninformative"
     assert f"never predicts '{LABELS[0]}'" in kinds["actor"]["reason"]
-    for _, _, key, entry in model_scores(report):
-        target = report["dimensions"][key]["target"]
-        assert entry["model"]["correction"] == ("corrected" if target == ENGAGEMENT_TARGET else "uncorrected")
+    # too little gold: the errors are unknown, the raw score stays, flagged uncorrected
+    assert kinds["engagement"]["status"] == "uncorrected"
+    assert f"too little gold: 2 '{LABELS[0]}' item(s)" in kinds["engagement"]["reason"]
+    for scope, scope_id, key, entry in model_scores(report):
+        model, before = entry["model"], plain[scope][scope_id]["dimensions"][key]["model"]
+        assert (model["raw_score"], model["raw_ci_low"], model["raw_ci_high"]) == \
+            (before["score"], before["ci_low"], before["ci_high"])
+        if report["dimensions"][key]["target"] == ENGAGEMENT_TARGET:
+            assert model["correction"] == "uncorrected"
+            assert (model["score"], model["ci_low"], model["ci_high"]) == (before["score"], before["ci_low"],
+                                                                            before["ci_high"])
+        else:
+            assert model["correction"] == "uninformative"
+            if model["status"] == "ok":  # no stance can be ruled out
+                assert (model["score"], model["ci_low"], model["ci_high"]) == (before["score"], -1.0, 1.0)
+                assert entry["disagreement"] is None
     html = render_html(report, sentences=sentences)
-    assert "never predicts" in html and "corrected from 400 gold items" in html
+    assert "never predicts" in html and "too little gold" in html and ">uninformative</span>" in html
 
 
 def test_a_profile_of_another_model_is_not_applied(inputs):

@@ -40,6 +40,7 @@ from annotate.report.scoring import (
     score_to_dict,
     stance_values,
     uncorrected,
+    uninformative,
 )
 from annotate.schema import AnnotationRecord, PredictionRecord, SentenceRecord, unique_sentences
 
@@ -358,7 +359,12 @@ def build_report(
             raw_point = model.raw[0] - scores[HUMAN].score  # type: ignore[operator]
             rng = rng_for(options.seed, scope, scope_id, dim.key, "difference")
             correction = fitted.corrections.get(target_kind(dim.target))
-            if correction is not None:
+            if target_kind(dim.target) in fitted.uninformative:
+                # the model's uncertainty is the whole scale: no interval can exclude 0
+                raw_interval = paired_difference_ci(
+                    [aligned_values(observations[HUMAN][dim.key][a], observations[MODEL][dim.key][a])
+                     for a in members], n_resamples=options.n_resamples, confidence=options.confidence, rng=rng)
+            elif correction is not None:
                 interval, raw_interval = paired_corrected_difference_ci(
                     [aligned_probabilities(observations[HUMAN][dim.key][a], observations[MODEL][dim.key][a])
                      for a in members], correction, values=values, sign=dim.sign,
@@ -380,16 +386,18 @@ def build_report(
 
     def model_score(obs: Sequence[Observation], dim: Dimension, n_excluded: int, stream: tuple[str, ...],
                     members: Sequence[str] | None = None) -> DimensionScore:
-        correction = fitted.corrections.get(target_kind(dim.target))
+        kind = target_kind(dim.target)
+        correction = fitted.corrections.get(kind)
         rng = rng_for(options.seed, *stream, dim.key, MODEL)
+        mark = uninformative if kind in fitted.uninformative else uncorrected
         if members is None:
             if correction is None:
-                return uncorrected(score_observations(obs, n_excluded=n_excluded, rng=rng, **score_options))
+                return mark(score_observations(obs, n_excluded=n_excluded, rng=rng, **score_options))
             return score_model_observations(obs, correction, values=values, sign=dim.sign, n_excluded=n_excluded,
                                             rng=rng, **{k: v for k, v in score_options.items() if k != "n_resamples"})
         by_article = {a: observations[MODEL][dim.key][a] for a in members}
         if correction is None:
-            return uncorrected(aggregate_source(by_article, n_excluded=n_excluded, rng=rng, **score_options))
+            return mark(aggregate_source(by_article, n_excluded=n_excluded, rng=rng, **score_options))
         return aggregate_source(by_article, n_excluded=n_excluded, rng=rng, correction=correction, values=values,
                                 sign=dim.sign, **score_options)
 

@@ -39,14 +39,23 @@ METHODS = (PACC, ACC)
 #: A true class needs this many gold items before its row of the confusion is trusted.
 MIN_GOLD_PER_CLASS = 5
 
-#: Beyond this condition number the correction amplifies noise more than it removes bias:
-#: the classifier's output barely depends on the true class.
-MAX_CONDITION = 100.0
+#: Beyond this condition number the correction multiplies the noise of an article's mean more
+#: than twentyfold: the classifier's output barely depends on the true class. (A useful
+#: classifier has 2-5; the simulation of bench/coverage.py has 3.2.)
+MAX_CONDITION = 20.0
 
 
 class DegenerateConfusionError(ValueError):
-    """The confusion cannot be inverted (a class without gold items, a class the classifier
-    never predicts, rows that are all alike); the message says which and why."""
+    """The confusion cannot be inverted; the message says which class and why.
+
+    ``uninformative`` is True when the gold shows that the classifier's output does not tell
+    (some of) the classes apart (a class never predicted, rows alike): its scores then say
+    nothing about the stance. False when the gold is too small to know (a class with too few
+    items)."""
+
+    def __init__(self, message: str, *, uninformative: bool = False) -> None:
+        super().__init__(message)
+        self.uninformative = uninformative
 
 
 def class_features(probabilities: np.ndarray, *, method: str = PACC) -> np.ndarray:
@@ -126,12 +135,13 @@ def corrected_weights(
     never = [names[j] for j in range(k) if m[:, j].sum() <= 1e-12]
     if never:
         raise DegenerateConfusionError(f"the classifier never predicts {', '.join(map(repr, never))} on the gold "
-                                       f"items, so that class's share cannot be recovered (singular confusion)")
+                                       f"items, so that class's share cannot be recovered (singular confusion)",
+                                       uninformative=True)
     condition = float(np.linalg.cond(m))
     if not np.isfinite(condition) or condition > max_condition:
         raise DegenerateConfusionError(f"the confusion is (nearly) singular (condition number {condition:.3g} > "
                                        f"{max_condition:g}): the classifier's output barely depends on the true "
-                                       f"class")
+                                       f"class", uninformative=True)
     return np.linalg.solve(m, v)
 
 

@@ -190,11 +190,13 @@ class ProfileCorrections:
         corrections: target kind -> :class:`annotate.report.correction.Correction`.
         info: JSON-ready summary (``profile``, ``kinds``: status, reason, gold counts, confusion).
         findings: report problems (e.g. a profile of another model).
+        uninformative: kinds whose gold shows the classifier cannot tell the classes apart.
     """
 
     corrections: Mapping[str, Any]
     info: dict[str, Any]
     findings: tuple[str, ...] = ()
+    uninformative: frozenset[str] = frozenset()
 
 
 def base_model_version(version: str) -> str:
@@ -215,7 +217,8 @@ def corrections_for(
 
     A profile of another model than the predictions' is not applied (a finding says so);
     a kind whose confusion is degenerate (:class:`~annotate.report.correction.DegenerateConfusionError`)
-    stays uncorrected with the reason recorded. The gold resamples of a kind are seeded by
+    stays uncorrected with the reason recorded, or, when the gold shows the classifier cannot
+    tell the classes apart, is "uninformative" (its scores get the whole scale as interval). The gold resamples of a kind are seeded by
     ``seed`` and the kind only, so they do not depend on the articles in the report.
     """
     from annotate.report.correction import DegenerateConfusionError, fit_correction
@@ -233,7 +236,7 @@ def corrections_for(
         finding = (f"error profile{where} is of model {profile.model_version}, the predictions are from "
                    f"{', '.join(versions)}: model scores are left uncorrected")
         return ProfileCorrections({}, {"profile": described, "kinds": {}, "note": finding}, (finding,))
-    corrections, kinds = {}, {}
+    corrections, kinds, uninformative = {}, {}, set()
     for kind in KINDS:
         items = profile.kinds.get(kind)
         summary: dict[str, Any] = {"n_gold": len(items) if items is not None else 0}
@@ -246,14 +249,18 @@ def corrections_for(
                 correction = fit_correction(items.truth, items.probabilities, values=values, labels=profile.labels,
                                             n_resamples=n_resamples, rng=rng_for(seed, "confusion", kind))
             except DegenerateConfusionError as exc:
-                summary.update(status="uncorrected", reason=f"{kind} targets: {exc}")
+                summary.update(status="uninformative" if exc.uninformative else "uncorrected",
+                               reason=f"{kind} targets: {exc}")
+                if exc.uninformative:
+                    uninformative.add(kind)
             else:
                 corrections[kind] = correction
                 summary.update(status="corrected", method=correction.method,
                                confusion=[[round(float(x), 6) for x in row] for row in correction.matrix],
                                n_degenerate_resamples=correction.n_degenerate)
         kinds[kind] = summary
-    return ProfileCorrections(corrections, {"profile": described, "kinds": kinds})
+    return ProfileCorrections(corrections, {"profile": described, "kinds": kinds},
+                              uninformative=frozenset(uninformative))
 
 
 __all__ = [

@@ -30,7 +30,7 @@ from annotate.report.dimensions import Dimension
 
 STATUS_OK = "ok"
 STATUS_INSUFFICIENT = "insufficient_evidence"
-CORRECTED, UNCORRECTED = "corrected", "uncorrected"
+CORRECTED, UNCORRECTED, UNINFORMATIVE = "corrected", "uncorrected", "uninformative"
 
 #: Sum of probabilities may be off by float rounding; beyond this it is an error.
 _PROBABILITY_TOLERANCE = 1e-3
@@ -90,7 +90,9 @@ class DimensionScore:
         n_excluded: sentences about the target left out (off target / unresolved ties).
         n_articles: articles with at least one observation (source scores only).
         correction: model only: ``"corrected"`` (score and interval corrected for the
-            classifier's measured errors) or ``"uncorrected"`` (they are the raw ones).
+            classifier's measured errors), ``"uncorrected"`` (they are the raw ones) or
+            ``"uninformative"`` (the gold shows the classifier cannot tell the classes
+            apart: raw score, interval [-1, 1]).
         raw: model only: ``(score, ci_low, ci_high)`` before correction.
         shares, raw_shares: corrected and observed share of each stance label (corrected only).
     """
@@ -371,6 +373,14 @@ def uncorrected(score: DimensionScore) -> DimensionScore:
     return replace(score, correction=UNCORRECTED, raw=(score.score, score.ci_low, score.ci_high))
 
 
+def uninformative(score: DimensionScore) -> DimensionScore:
+    """A model score from a classifier whose gold shows it cannot tell the classes apart: the
+    point stays the raw one (there is no better), the interval is the whole scale [-1, 1]
+    (no stance can be ruled out), and the raw interval is kept under ``raw``."""
+    marked = replace(score, correction=UNINFORMATIVE, raw=(score.score, score.ci_low, score.ci_high))
+    return replace(marked, ci_low=-1.0, ci_high=1.0) if score.sufficient else marked
+
+
 def difference(model: DimensionScore | None, human: DimensionScore | None) -> float | None:
     """``model.score - human.score`` when both are sufficient, else None."""
     if model is None or human is None or model.score is None or human.score is None:
@@ -408,6 +418,7 @@ __all__ = [
     "STATUS_INSUFFICIENT",
     "STATUS_OK",
     "UNCORRECTED",
+    "UNINFORMATIVE",
     "DimensionScore",
     "Evidence",
     "Observation",
@@ -426,4 +437,5 @@ __all__ = [
     "select_evidence",
     "stance_values",
     "uncorrected",
+    "uninformative",
 ]
