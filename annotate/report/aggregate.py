@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from annotate.report.correction import Correction, corrected_scores, estimate_from_means
+from annotate.report.correction import Correction, corrected_scores, draw_counts, estimate_from_means
 from annotate.report.scoring import (
     CORRECTED,
     STATUS_INSUFFICIENT,
@@ -53,10 +53,12 @@ def _cluster_resample_sums(
         # group in resample r takes pool entry (r + offset_k) mod n_resamples. Distinct offsets
         # give every copy its own inner resample at the cost of one pool per group instead of
         # one per copy (what keeps large sources fast).
-        drawn = values[rng.integers(0, len(values), size=(n_resamples, len(values)))]  # (R, n_g, k)
-        present = ~np.isnan(drawn)
-        pool_sums = np.where(present, drawn, 0.0).sum(axis=1)
-        pool_counts = present.sum(axis=1)
+        # (R, n_g) draw counts times the values: the same sums as gathering (R, n_g, k) draws,
+        # at a fraction of the cost when k > 1 (the corrected scores carry K columns)
+        drawn = draw_counts(rng.integers(0, len(values), size=(n_resamples, len(values))), len(values))
+        present = ~np.isnan(values)
+        pool_sums = drawn @ np.where(present, values, 0.0)
+        pool_counts = drawn @ present
         n_copies = min(max_copies, n_resamples)
         offsets = np.zeros(1, dtype=int) if n_copies == 1 else np.concatenate(
             [[0], rng.choice(np.arange(1, n_resamples), size=n_copies - 1, replace=False)])

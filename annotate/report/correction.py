@@ -203,15 +203,12 @@ def corrected_scores(means: np.ndarray, weights: np.ndarray, *, sign: float = 1.
     return np.clip(raw, -1.0, 1.0)
 
 
-def percentile_interval(replicates: np.ndarray, *, confidence: float, point: float | None = None) -> tuple[float, float]:
-    """Percentile interval of ``replicates`` (``(B,)``, finite), widened to contain ``point``."""
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    alpha = (1 - confidence) / 2
-    low, high = (float(x) for x in np.quantile(replicates, [alpha, 1 - alpha]))
-    if point is not None:
-        low, high = min(low, point), max(high, point)
-    return low, high
+def draw_counts(drawn: np.ndarray, n: int) -> np.ndarray:
+    """How often each of ``n`` items is drawn in each resample: ``drawn`` ``(B, m)`` indices in
+    ``0..n-1`` -> ``(B, n)`` float counts (so that ``counts @ values / m`` is the resample means)."""
+    rows = drawn.shape[0]
+    flat = (np.arange(rows)[:, None] * n + drawn).ravel()
+    return np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(float)
 
 
 def project_to_simplex(x: np.ndarray) -> np.ndarray:
@@ -332,12 +329,16 @@ def estimate_from_means(
     if f_resampled.shape != correction.replicates.shape:
         raise ValueError(f"resampled means must have shape {correction.replicates.shape}, got {f_resampled.shape}")
     raw = float(np.asarray(point_probabilities) @ v)
-    raw_low, raw_high = percentile_interval(np.asarray(resampled_probabilities) @ v, confidence=confidence)
     score = float(corrected_scores(f_point, correction.weights, sign=sign)[0])
-    low, high = percentile_interval(corrected_scores(f_resampled, correction.replicates, sign=sign),
-                                    confidence=confidence, point=score)
-    return CorrectedEstimate(score=score, ci_low=low, ci_high=high, raw_score=raw, raw_ci_low=raw_low,
-                             raw_ci_high=raw_high, shares=corrected_shares(correction.matrix, f_point),
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    alpha = (1 - confidence) / 2
+    replicates = np.stack([np.asarray(resampled_probabilities) @ v,
+                           corrected_scores(f_resampled, correction.replicates, sign=sign)])
+    (raw_low, low), (raw_high, high) = np.quantile(replicates, [alpha, 1 - alpha], axis=1)  # one call: speed
+    low, high = min(float(low), score), max(float(high), score)
+    return CorrectedEstimate(score=score, ci_low=low, ci_high=high, raw_score=raw, raw_ci_low=float(raw_low),
+                             raw_ci_high=float(raw_high), shares=corrected_shares(correction.matrix, f_point),
                              raw_shares=np.asarray(f_point, dtype=float))
 
 
@@ -360,16 +361,13 @@ def corrected_mean_ci(
     probs = np.asarray(probabilities, dtype=float)
     if probs.ndim != 2 or probs.shape[0] == 0:
         raise ValueError(f"need probabilities of shape (n, K) with n >= 1, got {probs.shape}")
-    n_resamples = correction.replicates.shape[0]
-    drawn = rng.integers(0, probs.shape[0], size=(n_resamples, probs.shape[0]))
-    resampled = np.stack([probs[:, j][drawn].mean(axis=1) for j in range(probs.shape[1])], axis=1)
+    n_resamples, n = correction.replicates.shape[0], probs.shape[0]
+    counts = draw_counts(rng.integers(0, n, size=(n_resamples, n)), n) / n
     extra = {}
     if correction.method != PACC:
         features = correction.features(probs)
-        extra = {"point_features": features.mean(axis=0),
-                 "resampled_features": np.stack([features[:, j][drawn].mean(axis=1)
-                                                 for j in range(probs.shape[1])], axis=1)}
-    return estimate_from_means(probs.mean(axis=0), resampled, correction, values=values, sign=sign,
+        extra = {"point_features": features.mean(axis=0), "resampled_features": counts @ features}
+    return estimate_from_means(probs.mean(axis=0), counts @ probs, correction, values=values, sign=sign,
                                confidence=confidence, **extra)
 
 
@@ -388,9 +386,9 @@ __all__ = [
     "corrected_scores",
     "corrected_shares",
     "corrected_weights",
+    "draw_counts",
     "estimate_from_means",
     "fit_correction",
-    "percentile_interval",
     "project_to_simplex",
     "replicate_weights",
 ]
