@@ -319,10 +319,16 @@ def estimate_from_means(
     confidence: float = 0.95,
     point_features: np.ndarray | None = None,
     resampled_features: np.ndarray | None = None,
+    expand: float = 1.0,
 ) -> CorrectedEstimate:
     """A :class:`CorrectedEstimate` from mean probability vectors, of all sentences (``(K,)``)
     and of each resample (``(B, K)``, B = the correction's replicates). For "acc", also pass
-    the mean one-hot features (same shapes); for "pacc" they are the probabilities."""
+    the mean one-hot features (same shapes); for "pacc" they are the probabilities.
+
+    ``expand`` stretches the corrected replicates around the point before the percentiles
+    (the expanded percentile bootstrap: ``sqrt(n / (n - 1))`` for n sentences undoes the
+    bootstrap's ``(n - 1) / n`` variance, which matters for 15-sentence articles). The raw
+    interval is never expanded: it stays the uncorrected report's."""
     v = sign * np.asarray(values, dtype=float)
     f_point = point_probabilities if point_features is None else point_features
     f_resampled = resampled_probabilities if resampled_features is None else resampled_features
@@ -333,8 +339,10 @@ def estimate_from_means(
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     alpha = (1 - confidence) / 2
-    replicates = np.stack([np.asarray(resampled_probabilities) @ v,
-                           corrected_scores(f_resampled, correction.replicates, sign=sign)])
+    corrected = corrected_scores(f_resampled, correction.replicates, sign=sign)
+    if expand != 1.0:
+        corrected = np.clip(score + expand * (corrected - score), -1.0, 1.0)
+    replicates = np.stack([np.asarray(resampled_probabilities) @ v, corrected])
     (raw_low, low), (raw_high, high) = np.quantile(replicates, [alpha, 1 - alpha], axis=1)  # one call: speed
     low, high = min(float(low), score), max(float(high), score)
     return CorrectedEstimate(score=score, ci_low=low, ci_high=high, raw_score=raw, raw_ci_low=float(raw_low),
@@ -354,7 +362,8 @@ def corrected_mean_ci(
     """Raw and corrected score of one article's sentences (``probabilities``: ``(n, K)``, n >= 1).
 
     Replicate ``b`` draws the n sentences with replacement and pairs them with gold
-    resample ``b`` of ``correction``. The sentence resample is drawn the way
+    resample ``b`` of ``correction``; the corrected interval is expanded by ``sqrt(n / (n -
+    1))`` (see :func:`estimate_from_means`). The sentence resample is drawn the way
     :func:`annotate.report.scoring.bootstrap_mean_ci` draws it, so with the same generator
     the raw interval is the one an uncorrected report shows.
     """
@@ -368,7 +377,8 @@ def corrected_mean_ci(
         features = correction.features(probs)
         extra = {"point_features": features.mean(axis=0), "resampled_features": counts @ features}
     return estimate_from_means(probs.mean(axis=0), counts @ probs, correction, values=values, sign=sign,
-                               confidence=confidence, **extra)
+                               confidence=confidence, expand=float(np.sqrt(n / (n - 1))) if n > 1 else 1.0,
+                               **extra)
 
 
 __all__ = [
