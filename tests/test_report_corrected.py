@@ -261,3 +261,30 @@ def test_make_report_reads_a_profile_file_or_model_folder_and_names_a_bad_one(in
     result = CliRunner().invoke(app, ["report", "--predictions", str(predictions_path), "--sentences",
                                       str(sentences_path), "--out", str(out), "--model", str(bad)])
     assert result.exit_code == 1 and "bad.json" in result.output and "Traceback" not in result.output
+
+
+def test_a_one_article_source_shows_exactly_its_articles_corrected_interval(inputs):
+    sentences, _, adjudicated = inputs
+    one = [s for s in sentences if s.article_id == "003_480c0d6243ab4fe2"]
+    report = build_report(sentences=one, predictions=make_predictions(one), adjudicated=adjudicated,
+                          options=OPTIONS, now=NOW, error_profile=profile())
+    (source,) = report["sources"].values()
+    article = report["articles"]["003_480c0d6243ab4fe2"]["dimensions"]
+    compared = 0
+    for key, entry in source["dimensions"].items():
+        model = entry["model"]
+        if model["status"] == "ok":
+            compared += 1
+            assert model["correction"] == "corrected"
+            for field in ("score", "ci_low", "ci_high", "raw_ci_low", "raw_ci_high"):
+                assert model[field] == article[key]["model"][field], (key, field)
+    assert compared >= 2
+
+
+def test_the_expansion_widens_small_samples_and_vanishes_for_large_ones():
+    from annotate.report.correction import expansion
+
+    assert expansion(1) == 1.0
+    assert expansion(15) == pytest.approx(1.133, abs=1e-3)
+    assert expansion(3) > expansion(15) > expansion(40) > expansion(1000) > 1.0
+    assert expansion(1000) == pytest.approx(1.0, abs=2e-3)

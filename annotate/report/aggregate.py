@@ -15,7 +15,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from annotate.report.correction import Correction, corrected_scores, draw_counts, estimate_from_means
+from annotate.report.correction import (
+    Correction,
+    corrected_scores,
+    draw_counts,
+    estimate_from_means,
+    expansion,
+)
 from annotate.report.scoring import (
     CORRECTED,
     STATUS_INSUFFICIENT,
@@ -247,8 +253,11 @@ def aggregate_source(
         matrices = [probability_matrix(obs) for obs in groups.values()]
         sums, counts = _cluster_resample_sums(matrices, n_resamples=correction.replicates.shape[0],
                                               rng=rng if rng is not None else np.random.default_rng(0))
+        # one article: its sentence bootstrap, expanded as the article's is; several: the
+        # two-stage spread as it is (an expansion by the number of articles would swamp it)
+        expand = expansion(n, confidence=confidence) if len(groups) == 1 else 1.0
         est = estimate_from_means(np.concatenate(matrices).mean(axis=0), sums / counts, correction, values=values,
-                                  sign=sign, confidence=confidence)
+                                  sign=sign, confidence=confidence, expand=expand)
         return corrected_score(est, n_sentences=n, evidence=evidence, n_excluded=n_excluded, n_articles=len(groups))
     low, high = cluster_bootstrap_mean_ci([[o.value for o in obs] for obs in groups.values()],
                                           n_resamples=n_resamples, confidence=confidence, rng=rng)
