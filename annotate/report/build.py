@@ -358,21 +358,18 @@ def build_report(
             assert model is not None and model.raw is not None and scores[HUMAN] is not None
             raw_point = model.raw[0] - scores[HUMAN].score  # type: ignore[operator]
             rng = rng_for(options.seed, scope, scope_id, dim.key, "difference")
-            correction = fitted.corrections.get(target_kind(dim.target))
-            if target_kind(dim.target) in fitted.uninformative:
-                # the model's uncertainty is the whole scale: no interval can exclude 0
-                raw_interval = paired_difference_ci(
-                    [aligned_values(observations[HUMAN][dim.key][a], observations[MODEL][dim.key][a])
-                     for a in members], n_resamples=options.n_resamples, confidence=options.confidence, rng=rng)
-            elif correction is not None:
+            kind = target_kind(dim.target)
+            human_model = [(observations[HUMAN][dim.key][a], observations[MODEL][dim.key][a]) for a in members]
+            if kind in fitted.corrections:
                 interval, raw_interval = paired_corrected_difference_ci(
-                    [aligned_probabilities(observations[HUMAN][dim.key][a], observations[MODEL][dim.key][a])
-                     for a in members], correction, values=values, sign=dim.sign,
-                    confidence=options.confidence, rng=rng)
+                    [aligned_probabilities(h, m) for h, m in human_model], fitted.corrections[kind], values=values,
+                    sign=dim.sign, confidence=options.confidence, rng=rng)
             else:
-                interval = raw_interval = paired_difference_ci(
-                    [aligned_values(observations[HUMAN][dim.key][a], observations[MODEL][dim.key][a])
-                     for a in members], n_resamples=options.n_resamples, confidence=options.confidence, rng=rng)
+                raw_interval = paired_difference_ci([aligned_values(h, m) for h, m in human_model],
+                                                    n_resamples=options.n_resamples, confidence=options.confidence,
+                                                    rng=rng)
+                # an uninformative model's uncertainty is the whole scale: no interval can exclude 0
+                interval = None if kind in fitted.uninformative else raw_interval
         out["difference"] = rounded(point)
         out["difference_ci_low"], out["difference_ci_high"] = (rounded(interval[0]), rounded(interval[1])) \
             if interval else (None, None)
@@ -384,13 +381,17 @@ def build_report(
         out["disagreement"] = None if interval is None else bool(interval[0] > 0 or interval[1] < 0)
         return out
 
-    def model_score(obs: Sequence[Observation], dim: Dimension, n_excluded: int, stream: tuple[str, ...],
-                    members: Sequence[str] | None = None) -> DimensionScore:
+    def model_score(dim: Dimension, members: Sequence[str], stream: tuple[str, ...], *,
+                    source: bool) -> DimensionScore:
+        """The model basis of an article (``source=False``: members is that article) or a source,
+        corrected when the dimension's target kind has a correction."""
         kind = target_kind(dim.target)
         correction = fitted.corrections.get(kind)
         rng = rng_for(options.seed, *stream, dim.key, MODEL)
         mark = uninformative if kind in fitted.uninformative else uncorrected
-        if members is None:
+        n_excluded = sum(excluded[MODEL][dim.key][a] for a in members)
+        if not source:
+            obs = observations[MODEL][dim.key][members[0]]
             if correction is None:
                 return mark(score_observations(obs, n_excluded=n_excluded, rng=rng, **score_options))
             return score_model_observations(obs, correction, values=values, sign=dim.sign, n_excluded=n_excluded,
@@ -410,9 +411,8 @@ def build_report(
                     observations[HUMAN][dim.key][article_id], n_excluded=excluded[HUMAN][dim.key][article_id],
                     rng=rng_for(options.seed, "article", article_id, dim.key, HUMAN), **score_options,
                 ) if has_basis[HUMAN] else None,
-                MODEL: model_score(observations[MODEL][dim.key][article_id], dim,
-                                   excluded[MODEL][dim.key][article_id], ("article", article_id),
-                                   ) if has_basis[MODEL] else None}
+                MODEL: model_score(dim, [article_id], ("article", article_id), source=False)
+                if has_basis[MODEL] else None}
             dims_out[dim.key] = entry(scores, dim, "article", article_id, [article_id])
         articles[article_id] = {
             **meta(article_id),
@@ -442,8 +442,7 @@ def build_report(
                     n_excluded=sum(excluded[HUMAN][dim.key][a] for a in members),
                     rng=rng_for(options.seed, *stream, dim.key, HUMAN), **score_options,
                 ) if has_basis[HUMAN] else None,
-                MODEL: model_score([], dim, sum(excluded[MODEL][dim.key][a] for a in members), stream, members)
-                if has_basis[MODEL] else None}
+                MODEL: model_score(dim, members, stream, source=True) if has_basis[MODEL] else None}
             dims_out[dim.key] = entry(scores, dim, *stream, members)
         sources[source] = {"n_articles": len(members), "articles": members, "dimensions": dims_out}
 
