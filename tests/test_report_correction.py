@@ -179,3 +179,14 @@ def test_bad_gold_input_is_a_clear_error():
         confusion([0, 5], np.ones((2, 3)) / 3)
     with pytest.raises(ValueError, match="unknown correction method"):
         confusion([0], np.ones((1, 3)) / 3, method="magic")
+
+
+def test_row_quantiles_equal_numpys():
+    from annotate.report.correction import row_quantiles
+
+    rows = np.random.default_rng(13).normal(size=(3, 2000))
+    rows[2, :] = 0.5  # all equal
+    for low, high in ((0.025, 0.975), (0.05, 0.95), (0.0, 1.0)):
+        expected = np.quantile(rows, [low, high], axis=1)
+        got = row_quantiles(rows, low, high)
+        assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])

@@ -212,6 +212,24 @@ def draw_counts(drawn: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(float)
 
 
+def row_quantiles(rows: np.ndarray, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ``low`` and ``high`` quantiles of each row of ``rows`` (``(m, B)``, finite), equal to
+    ``np.quantile(rows, [low, high], axis=1)`` (its default "linear" method, same rounding) at
+    a fraction of its per-call overhead, which dominates for thousands of small rows."""
+    ordered = np.sort(rows, axis=1)
+    last = ordered.shape[1] - 1
+    out = []
+    for q in (low, high):
+        position = q * last
+        below = int(np.floor(position))
+        above = min(below + 1, last)
+        t = position - below
+        a, b = ordered[:, below], ordered[:, above]
+        # numpy's _lerp: from the nearer end, so that t = 0 and t = 1 give a and b exactly
+        out.append(a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t))
+    return out[0], out[1]
+
+
 def project_to_simplex(x: np.ndarray) -> np.ndarray:
     """Euclidean projection of ``x`` (``(K,)``) onto the probability simplex (Duchi et al. 2008)."""
     x = np.asarray(x, dtype=float)
@@ -343,7 +361,7 @@ def estimate_from_means(
     if expand != 1.0:
         corrected = np.clip(score + expand * (corrected - score), -1.0, 1.0)
     replicates = np.stack([np.asarray(resampled_probabilities) @ v, corrected])
-    (raw_low, low), (raw_high, high) = np.quantile(replicates, [alpha, 1 - alpha], axis=1)  # one call: speed
+    (raw_low, low), (raw_high, high) = row_quantiles(replicates, alpha, 1 - alpha)
     low, high = min(float(low), score), max(float(high), score)
     return CorrectedEstimate(score=score, ci_low=low, ci_high=high, raw_score=raw, raw_ci_low=float(raw_low),
                              raw_ci_high=float(raw_high), shares=corrected_shares(correction.matrix, f_point),
@@ -416,4 +434,5 @@ __all__ = [
     "fit_correction",
     "project_to_simplex",
     "replicate_weights",
+    "row_quantiles",
 ]
