@@ -125,9 +125,9 @@ def store_held_out_profile(model: StanceClassifier, splits: Any, directory: str 
     if not parts:
         log.info("no validation or test split: no error profile, so reports of this model are uncorrected")
         return None
+    selection = " and chose the epoch" if model.kind == "transformer" else ""
     gold = (f"{' + '.join(name for name, _ in parts)} split(s) of {splits.origin} (held out from training, grouped "
-            "by article" + ("; validation also fit the temperature and chose the transformer's epoch"
-                           if parts[0][0] == "validation" else "")
+            "by article" + (f"; validation also fit the temperature{selection}" if parts[0][0] == "validation" else "")
             + ")")
     return store_error_profile(model, profile_on(model, [split for _, split in parts], gold=gold), directory)
 
