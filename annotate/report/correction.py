@@ -177,8 +177,11 @@ def replicate_weights(
         rows = features[t == j]
         if not len(rows):
             raise DegenerateConfusionError(f"no gold item of class {j}")
-        drawn = rng.integers(0, len(rows), size=(n_resamples, len(rows)))
-        matrices[:, j, :] = rows[drawn].mean(axis=1)
+        # in blocks of about 2 million draws: a 50,000-item gold set must not need gigabytes
+        block = max(1, 2_000_000 // len(rows))
+        for start in range(0, n_resamples, block):
+            drawn = rng.integers(0, len(rows), size=(min(block, n_resamples - start), len(rows)))
+            matrices[start:start + len(drawn), j, :] = rows[drawn].mean(axis=1)
     condition = np.linalg.cond(matrices)
     good = np.isfinite(condition) & (condition <= max_condition)
     weights = np.full((n_resamples, k), np.nan)
