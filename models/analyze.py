@@ -126,8 +126,9 @@ def analyze(paths: Iterable[str | Path] | str | Path, *, out: str | Path, model:
     sentences = out / "sentences.jsonl"
     write_jsonl(sentences, ingested.records)
     summary = predict(sentences, model=model_dir, out=out / "predictions.jsonl", progress=True)
+    profile = model_dir / "error_profile.json"  # the model's measured errors: the report corrects for them
     report = make_report(sentences=sentences, predictions=out / "predictions.jsonl", manifest=manifest,
-                         out_dir=out / "report")
+                         out_dir=out / "report", error_profile=profile if profile.is_file() else None)
     return AnalyzeResult(out=out, report_html=report.paths.html, model=model_dir, model_version=summary.model_version,
                          articles=len(ingested.articles), sentences=len(ingested.records), pairs=summary.pairs,
                          errors=errors + summary.errors)

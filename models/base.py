@@ -43,6 +43,7 @@ MODEL_FILES = frozenset({
     LABELS_FILE, META_FILE, "README.md", "model.skops", "model.safetensors", "head.safetensors", "config.json",
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
     "merges.txt", "added_tokens.json", "generation_config.json", "spiece.model", "sentencepiece.bpe.model",
+    "error_profile.json",  # models.error_profile: written after the save, so an older one never outlives its model
 })
 
 

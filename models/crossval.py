@@ -8,7 +8,8 @@ article is either training or test), so it trains for the full ``args.epochs``.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -50,9 +51,12 @@ class CrossValResult:
     # Article slant sign agreement of the out-of-fold predictions (annotate.report.sign_agreement):
     # each article scored by the fold model that never saw it, against its gold labels.
     sign_agreement: dict[str, Any] | None = None
+    #: every pair's out-of-fold probabilities (models.error_profile; ``slant crossval --error-profile``)
+    error_profile: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("folds", "error_profile")}
+        return {**out, "folds": [vars(fold).copy() for fold in self.folds]}
 
 
 @dataclass(frozen=True)
@@ -98,12 +102,15 @@ def out_of_fold_sign_agreement(X, y, proba: np.ndarray, *, classes, model_versio
 
 def crossval(dataset: Any, *, model: str = "baseline", args: TrainingArguments | None = None,
              base_model: str | None = None, min_articles: int = 2, transfer: Any = None,
-             in_domain_repeat: int = 1) -> CrossValResult:
+             in_domain_repeat: int = 1, on_fold: Callable[[str, Any], None] | None = None) -> CrossValResult:
     """Leave-one-article-out CV of ``model`` on every row of ``dataset``.
 
     With ``transfer`` (a :class:`models.transfer.TransferMix`), every fold trains on the
     transfer pairs too, the fold's in-domain pairs repeated ``in_domain_repeat`` times, as
-    ``models.train.train`` does.
+    ``models.train.train`` does. ``result.error_profile`` holds every pair's out-of-fold
+    probabilities (an ``ErrorProfile``, method ``cross_validated``); ``result.sign_agreement``
+    the article slant sign agreement of those predictions. ``on_fold(article_id, fitted_model)``
+    is called after each fold's training (e.g. to predict the held-out article's sentences).
 
     Raises:
         ValueError: fewer than ``min_articles`` articles, or a fold whose training pairs
@@ -137,6 +144,7 @@ def crossval(dataset: Any, *, model: str = "baseline", args: TrainingArguments |
     all_truth, all_pred, all_majority = [], [], []
     proba = np.zeros((len(X), 0))
     version = model
+    oof_inputs, oof_probabilities = [], []
     for article in articles:
         test = [i for i, x in enumerate(X) if x.article_id == article]
         train = [i for i, x in enumerate(X) if x.article_id != article]
@@ -148,7 +156,11 @@ def crossval(dataset: Any, *, model: str = "baseline", args: TrainingArguments |
             proba = np.zeros((len(X), fold_proba.shape[1]))
         proba[test] = fold_proba
         truth = clf.label_indices([y[i] for i in test])
-        pred = fold_proba.argmax(axis=1)
+        pred = fold_proba.argmax(axis=1)  # = predict(): the temperature does not move the argmax
+        oof_inputs += [X[i] for i in test]
+        oof_probabilities.append(fold_proba)
+        if on_fold is not None:
+            on_fold(article, clf)
         train_idx = clf.label_indices([y[i] for i in train])
         majority = np.bincount(train_idx, minlength=len(clf.classes_)).argmax()
         k = len(clf.classes_)
@@ -167,4 +179,11 @@ def crossval(dataset: Any, *, model: str = "baseline", args: TrainingArguments |
     result.majority_pooled_macro_f1 = macro_f1(all_truth, all_majority, n_classes=k)
     result.sign_agreement = out_of_fold_sign_agreement(X, y, proba, classes=list(clf.classes_),
                                                        model_version=f"{version}-crossval")
+    from models.data import describe_source
+    from models.error_profile import CROSS_VALIDATED, profile_from_probabilities
+
+    result.error_profile = profile_from_probabilities(
+        oof_inputs, all_truth, np.concatenate(oof_probabilities), labels=clf.classes_, method=CROSS_VALIDATED,
+        gold=f"leave-one-article-out predictions of the {model} on all splits of {describe_source(dataset)} "
+             f"({len(articles)} articles)", model_kind=model)
     return result

@@ -51,17 +51,22 @@ def evaluate_model(model: StanceClassifier, split: Any, *, validation: Any = Non
 
 
 def evaluate(model: Any, dataset: Any, *, split: str = "test", refit_temperature: bool = False,
-             runtime: str | None = None) -> dict[str, Any]:
+             runtime: str | None = None, save_error_profile: bool = False) -> dict[str, Any]:
     """Evaluate a model on ``split`` of ``dataset`` (path or DatasetDict), as ``slant evaluate``.
 
     ``model`` is a saved model's directory or a fitted classifier (left unchanged).
     ``refit_temperature`` also fits a temperature on the dataset's validation split and
     reports ECE with it (useful when the model was calibrated on another domain).
     ``runtime`` applies to transformers (``"fp32"``, default, or ``"int8"``).
+    ``save_error_profile`` writes the model's errors on ``split`` as the saved model's
+    ``error_profile.json`` (``models.error_profile``; reports correct for them); its path is
+    ``report["error_profile"]``.
 
     Raises:
-        ValueError: an unknown runtime, a refit without a validation split, or dataset
-            labels that are not the model's classes.
+        ValueError: an unknown runtime, a refit without a validation split, dataset labels
+            that are not the model's classes, or a profile asked of a fitted classifier (no
+            folder to save it in) or of the train split (the model's errors there are not
+            its errors on new text).
     """
     from models.base import StanceClassifier
     from models.data import DatasetLoadError, split_by_name
@@ -70,6 +75,9 @@ def evaluate(model: Any, dataset: Any, *, split: str = "test", refit_temperature
 
     if runtime is not None and runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
+    if save_error_profile and (isinstance(model, StanceClassifier) or split == "train"):
+        raise ValueError("an error profile is saved into a model folder (give its path)" if split != "train" else
+                         "an error profile needs gold the model did not train on; choose --split validation or test")
     if isinstance(model, StanceClassifier):
         where = f"<{type(model).__name__} {model.model_version}>"
         if runtime is not None and getattr(model, "runtime", runtime) != runtime:
@@ -89,6 +97,12 @@ def evaluate(model: Any, dataset: Any, *, split: str = "test", refit_temperature
     report = evaluate_model(model, part, validation=validation)
     report["split"] = split
     report["model_dir"] = where
+    if save_error_profile:
+        from models.data import describe_source
+        from models.error_profile import profile_on, store_error_profile
+
+        profile = profile_on(model, [part], gold=f"{split} split of {describe_source(dataset)}")
+        report["error_profile"] = str(store_error_profile(model, profile, where))
     return report
 
 

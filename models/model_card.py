@@ -37,10 +37,30 @@ def render_model_card(meta: dict[str, Any], labels: tuple[str, ...]) -> str:
     for name, metrics in (meta.get("metrics") or {}).items():
         lines.append(f"- {name}: macro-F1 {metrics.get('macro_f1', float('nan')):.4f}, "
                      f"accuracy {metrics.get('accuracy', float('nan')):.4f}")
+    lines += error_profile_lines(meta.get("error_profile"), labels)
     lines += ["", "## Training arguments", "", "```json", json.dumps(args, indent=2), "```", "",
               ("Load with `models.registry.load_model(DIR)`; files: `model.safetensors`, tokenizer files, "
                "`labels.json` (checked against `label_config.xml` on load), `slant_model.json`."), ""]
     return "\n".join(lines)
+
+
+def error_profile_lines(summary: dict[str, Any] | None, labels: tuple[str, ...]) -> list[str]:
+    """The card's "Error profile" section from ``models.error_profile.profile_summary``."""
+    if not summary:
+        return ["", "## Error profile", "", "None: reports of this model are uncorrected for its errors."]
+    lines = ["", "## Error profile", "",
+             f"Measured on {summary.get('gold', '?')} ({summary.get('method', '?')}, {summary.get('created_at', '?')}); "
+             f"`{summary.get('file', 'error_profile.json')}` holds every item. Reports correct model scores with it. "
+             "Mean predicted probability per true class (rows true, columns predicted):", ""]
+    for kind, k in (summary.get("kinds") or {}).items():
+        lines += [f"**{kind}** ({k.get('n', '?')} items from {k.get('articles', '?')} article(s)):", "",
+                  "| true \\ predicted | n | " + " | ".join(labels) + " |",
+                  "|---|---:|" + "---:|" * len(labels)]
+        for label, row in zip(labels, k.get("confusion") or []):
+            cells = " | ".join("–" if x is None else f"{x:.3f}" for x in row)
+            lines.append(f"| {label} | {(k.get('counts') or {}).get(label, '?')} | {cells} |")
+        lines.append("")
+    return lines
 
 
 def write_model_card(directory: Path, model: Any) -> None:

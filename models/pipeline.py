@@ -220,9 +220,11 @@ def run_pipeline(
 
     # 8. report
     done = _step(result, "report", say)
+    profile = trained[model].out / "error_profile.json"  # models.error_profile: what the report corrects for
     report = make_report(sentences=sentences_path, predictions=predictions_path, annotations=annotations_path,
                          manifest=manifest if manifest.is_file() else None, out_dir=work / "report",
-                         options=ReportOptions(labelstudio_url=result.labelstudio_url, project_id=result.project_id))
+                         options=ReportOptions(labelstudio_url=result.labelstudio_url, project_id=result.project_id),
+                         error_profile=profile if profile.is_file() else None)
     result.report_html = report.paths.html
     done(out=str(report.paths.html), problems=report.problems)
 

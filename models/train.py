@@ -212,5 +212,9 @@ def train(
     if relevance_metrics is not None:
         metrics["relevance"] = relevance_metrics
     out_path = clf.save(out) if out is not None else None
+    if out_path is not None:  # the errors the report corrects for (models.error_profile)
+        from models.error_profile import store_held_out_profile
+
+        store_held_out_profile(clf, splits, out_path)
     return TrainResult(model=clf, out=out_path, metrics=metrics, calibration=calibration,
                        seconds=time.perf_counter() - started)

@@ -163,6 +163,10 @@ def test_transformer_train_predict_round_trip(tmp_path, dataset_dir, sentences):
     check_predictions(out, model_dir)
     card = (model_dir / "README.md").read_text()
     assert str(dataset_dir) in card  # the card names its training data
+    # ... and the held-out errors that reports correct for, as saved in error_profile.json
+    profile = json.loads((model_dir / "error_profile.json").read_text())
+    assert "## Error profile" in card and profile["gold"] in card
+    assert f"**actor** ({len(profile['kinds']['actor']['truth'])} items" in card
 
 
 def test_crossval_baseline(tmp_path, dataset_dir):

@@ -32,18 +32,23 @@ def report_html(tmp_path):
     return write_report(report, tmp_path / "report", sentences=records).html
 
 
-def test_report_opens_offline_with_charts_and_no_console_errors(report_html, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
+def launch(playwright, tmp_path):
+    """Debian's headless Chromium with a throwaway profile and no background network."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (make system-deps)")
     ARTIFACTS.mkdir(exist_ok=True)
+    return playwright.chromium.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
+        args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync"],
+        viewport={"width": 1400, "height": 1000})
+
+
+def test_report_opens_offline_with_charts_and_no_console_errors(report_html, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
     messages, page_errors, requests = [], [], []
     with sync_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-            viewport={"width": 1400, "height": 1000})
+        context = launch(p, tmp_path)
         try:
             page = context.new_page()
             page.on("console", lambda m: messages.append((m.type, m.text)))
@@ -73,3 +78,36 @@ def test_report_opens_offline_with_charts_and_no_console_errors(report_html, tmp
     assert all(c["marks"] > 0 for c in heatmaps)
     assert sum(c["marks"] for c in interval_charts) > 0
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+
+
+def test_corrected_report_shows_its_gold_raw_scores_and_disagreements(tmp_path):
+    """A corrected report: the gold set named at the top, raw scores beside corrected ones, and
+    a cell where model and human disagree flagged, all visible in the rendered page."""
+    from test_report_corrected import one_sided_article, profile
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    sentences, predictions, adjudicated = one_sided_article()
+    records = make_sentences() + sentences
+    report = build_report(sentences=records, predictions=make_predictions(make_sentences()) + predictions,
+                          adjudicated=make_adjudicated() + adjudicated, options=ReportOptions(n_resamples=300),
+                          error_profile=profile(description="fixture gold <b>synthetic</b>"))
+    html = write_report(report, tmp_path / "report", sentences=records).html
+    messages = []
+    with sync_api.sync_playwright() as p:
+        context = launch(p, tmp_path)
+        try:
+            page = context.new_page()
+            page.on("console", lambda m: messages.append((m.type, m.text)))
+            page.goto(html.as_uri(), wait_until="load")
+            box = page.inner_text("#correction")
+            flags = page.locator(".tag.disagree")
+            flagged, flag_visible = flags.count(), flags.first.is_visible()
+            raw_visible = page.locator(".ci.raw").first.is_visible()
+            page.screenshot(path=str(ARTIFACTS / "report-corrected.png"))
+        finally:
+            context.close()
+    assert [m for m in messages if m[0] in ("error", "warning")] == []
+    assert "Model scores are corrected for the classifier's measured errors" in box
+    assert "fixture gold <b>synthetic</b>" in box  # the untrusted description shown as text
+    assert "engagement targets: corrected from 400 gold items" in box
+    assert flagged >= 1 and flag_visible and raw_visible

@@ -45,7 +45,7 @@ def test_report_json_has_the_documented_keys(written):
         assert not missing, f"keys not documented in docs/schema.md: {missing}"
 
     top = {"schema_version", "generated_at", "labels", "bases", "settings", "inputs", "dimensions", "actors",
-           "articles", "sources", "unattributed_articles", "problems"}
+           "articles", "sources", "unattributed_articles", "problems", "correction"}
     assert set(data) == top
     documented(top)
     documented(data["settings"])
@@ -54,10 +54,12 @@ def test_report_json_has_the_documented_keys(written):
     assert set(article) == {"title", "source", "author", "date", "url", "n_sentences", "actors", "dimensions"}
     documented(article)
     entry = article["dimensions"]["critical_of_taliban"]
-    assert set(entry) == {"human", "model", "difference", "difference_ci_low", "difference_ci_high"}
+    assert set(entry) == {"human", "model", "difference", "difference_ci_low", "difference_ci_high", "raw_difference",
+                          "raw_difference_ci_low", "raw_difference_ci_high", "disagreement"}
     documented(entry)
     score = entry["model"]
-    assert set(score) == {"score", "ci_low", "ci_high", "n_sentences", "n_excluded", "status", "evidence"}
+    assert set(score) == {"score", "ci_low", "ci_high", "n_sentences", "n_excluded", "status", "evidence",
+                          "correction", "raw_score", "raw_ci_low", "raw_ci_high"}
     documented(score)
     evidence = score["evidence"][0]
     documented(evidence)

@@ -17,8 +17,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from annotate.labels import ENGAGEMENT_TARGET, load_label_set
-from annotate.report.aggregate import aggregate_source, aligned_values, paired_difference_ci
+from annotate.report.aggregate import (
+    aggregate_source,
+    aligned_probabilities,
+    aligned_values,
+    paired_corrected_difference_ci,
+    paired_difference_ci,
+)
 from annotate.report.dimensions import Dimension, load_dimensions
+from annotate.report.error_profile import ErrorProfile, corrections_for, target_kind
 from annotate.report.scoring import (
     DimensionScore,
     Evidence,
@@ -28,14 +35,18 @@ from annotate.report.scoring import (
     observations_from_predictions,
     rng_for,
     rounded,
+    score_model_observations,
     score_observations,
     score_to_dict,
+    stance_values,
+    uncorrected,
+    uninformative,
 )
 from annotate.schema import AnnotationRecord, PredictionRecord, SentenceRecord, unique_sentences
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: model scores corrected for the classifier's errors (raw_* keep the raw ones)
 HUMAN, MODEL = "human", "model"
 BASES = (HUMAN, MODEL)
 _META_FIELDS = ("title", "source", "author", "date", "url")
@@ -127,8 +138,9 @@ class _Context:
     """Lookups shared while building: sentences, links, names."""
 
     def __init__(self, sentences: Iterable[SentenceRecord], options: ReportOptions,
-                 task_ids: Mapping[str, int]) -> None:
+                 task_ids: Mapping[str, int], labels: Sequence[str]) -> None:
         self.sentences = {s.sentence_id: s for s in sentences}
+        self.labels = labels
         self.options = options
         self.task_ids = task_ids
 
@@ -154,7 +166,7 @@ class _Context:
         }
 
     def score_dict(self, score: DimensionScore | None, target: str) -> dict[str, Any] | None:
-        data = score_to_dict(score)
+        data = score_to_dict(score, labels=self.labels)
         if data is not None and score is not None:
             data["evidence"] = [self.evidence_dict(ev, target) for ev in score.evidence]
         return data
@@ -173,6 +185,7 @@ def build_report(
     problems: Sequence[str] = (),
     actor_name: Callable[[str], str] = actor_display_name,
     now: datetime | None = None,
+    error_profile: ErrorProfile | None = None,
 ) -> dict[str, Any]:
     """Score every article and source on every dimension, from human labels and/or predictions.
 
@@ -187,6 +200,9 @@ def build_report(
             per-actor dimensions are added for every actor seen in the inputs.
         inputs: file paths etc. recorded under ``inputs``.
         problems: input problems (bad lines) recorded under ``problems``.
+        error_profile: the model's errors on held-out gold (``annotate.report.error_profile``);
+            model scores are corrected with it (``inputs["error_profile"]`` names its file).
+            Without one, model scores are raw and marked "uncorrected".
 
     Returns:
         The report dict (see docs/schema.md). Articles and sources are keyed by id and
@@ -226,7 +242,7 @@ def build_report(
     if repeated:
         findings.append(f"{repeated} sentence record(s) repeat a sentence id; "
                         f"each sentence is counted once (the first record)")
-    ctx = _Context(sentences, options, task_ids)
+    ctx = _Context(sentences, options, task_ids, labels)
     by_id = ctx.sentences
 
     # Later duplicates of a (sentence, target) prediction replace earlier ones, with a warning.
@@ -249,6 +265,11 @@ def build_report(
     model_versions = sorted({p.model_version for p in predictions})
     if len(model_versions) > 1:
         findings.append(f"predictions come from {len(model_versions)} model versions: {', '.join(model_versions)}")
+    values = list(stance_values(labels).values())  # unsigned, label order
+    fitted = corrections_for(error_profile if predictions else None, values=values, model_versions=model_versions,
+                             n_resamples=options.n_resamples, seed=options.seed,
+                             origin=(inputs or {}).get("error_profile"))
+    findings += fitted.findings
     unknown = sorted({p.sentence_id for p in predictions if p.sentence_id not in ctx.sentences})
     if unknown:
         findings.append(f"{len(unknown)} predicted sentence(s) are not in the sentences file "
@@ -339,27 +360,68 @@ def build_report(
     def entry(scores: dict[str, DimensionScore | None], dim: Dimension, scope: str, scope_id: str,
               members: Sequence[str]) -> dict[str, Any]:
         out: dict[str, Any] = {basis: ctx.score_dict(scores[basis], dim.target) for basis in BASES}
-        out["difference"] = rounded(difference(scores[MODEL], scores[HUMAN]))
-        interval = None
-        if out["difference"] is not None:  # both bases scored: paired interval over their sentences
-            interval = paired_difference_ci(
-                [aligned_values(observations[HUMAN][dim.key][a], observations[MODEL][dim.key][a]) for a in members],
-                n_resamples=options.n_resamples, confidence=options.confidence,
-                rng=rng_for(options.seed, scope, scope_id, dim.key, "difference"))
+        point = difference(scores[MODEL], scores[HUMAN])
+        raw_point = interval = raw_interval = None
+        if point is not None:  # both bases scored: paired interval over their sentences
+            model = scores[MODEL]
+            assert model is not None and model.raw is not None and scores[HUMAN] is not None
+            raw_point = model.raw[0] - scores[HUMAN].score  # type: ignore[operator]
+            rng = rng_for(options.seed, scope, scope_id, dim.key, "difference")
+            kind = target_kind(dim.target)
+            human_model = [(observations[HUMAN][dim.key][a], observations[MODEL][dim.key][a]) for a in members]
+            if kind in fitted.corrections:
+                interval, raw_interval = paired_corrected_difference_ci(
+                    [aligned_probabilities(h, m) for h, m in human_model], fitted.corrections[kind], values=values,
+                    sign=dim.sign, confidence=options.confidence, rng=rng)
+            else:
+                raw_interval = paired_difference_ci([aligned_values(h, m) for h, m in human_model],
+                                                    n_resamples=options.n_resamples, confidence=options.confidence,
+                                                    rng=rng)
+                # an uninformative model's uncertainty is the whole scale: no interval can exclude 0
+                interval = None if kind in fitted.uninformative else raw_interval
+        out["difference"] = rounded(point)
         out["difference_ci_low"], out["difference_ci_high"] = (rounded(interval[0]), rounded(interval[1])) \
             if interval else (None, None)
+        out["raw_difference"] = rounded(raw_point)
+        out["raw_difference_ci_low"], out["raw_difference_ci_high"] = \
+            (rounded(raw_interval[0]), rounded(raw_interval[1])) if raw_interval else (None, None)
+        # flagged when the interval of model - human (sentences, both bases and the confusion
+        # resampled together) excludes 0: they disagree by more than either's uncertainty
+        out["disagreement"] = None if interval is None else bool(interval[0] > 0 or interval[1] < 0)
         return out
+
+    def model_score(dim: Dimension, members: Sequence[str], stream: tuple[str, ...], *,
+                    source: bool) -> DimensionScore:
+        """The model basis of an article (``source=False``: members is that article) or a source,
+        corrected when the dimension's target kind has a correction."""
+        kind = target_kind(dim.target)
+        correction = fitted.corrections.get(kind)
+        rng = rng_for(options.seed, *stream, dim.key, MODEL)
+        mark = uninformative if kind in fitted.uninformative else uncorrected
+        n_excluded = sum(excluded[MODEL][dim.key][a] for a in members)
+        if not source:
+            obs = observations[MODEL][dim.key][members[0]]
+            if correction is None:
+                return mark(score_observations(obs, n_excluded=n_excluded, rng=rng, **score_options))
+            return score_model_observations(obs, correction, values=values, sign=dim.sign, n_excluded=n_excluded,
+                                            rng=rng, **{k: v for k, v in score_options.items() if k != "n_resamples"})
+        by_article = {a: observations[MODEL][dim.key][a] for a in members}
+        if correction is None:
+            return mark(aggregate_source(by_article, n_excluded=n_excluded, rng=rng, **score_options))
+        return aggregate_source(by_article, n_excluded=n_excluded, rng=rng, correction=correction, values=values,
+                                sign=dim.sign, **score_options)
 
     articles: dict[str, Any] = {}
     for article_id in article_ids:
         dims_out = {}
         for dim in dimensions:
-            scores: dict[str, DimensionScore | None] = {}
-            for basis in BASES:
-                scores[basis] = score_observations(
-                    observations[basis][dim.key][article_id], n_excluded=excluded[basis][dim.key][article_id],
-                    rng=rng_for(options.seed, "article", article_id, dim.key, basis), **score_options,
-                ) if has_basis[basis] else None
+            scores: dict[str, DimensionScore | None] = {
+                HUMAN: score_observations(
+                    observations[HUMAN][dim.key][article_id], n_excluded=excluded[HUMAN][dim.key][article_id],
+                    rng=rng_for(options.seed, "article", article_id, dim.key, HUMAN), **score_options,
+                ) if has_basis[HUMAN] else None,
+                MODEL: model_score(dim, [article_id], ("article", article_id), source=False)
+                if has_basis[MODEL] else None}
             dims_out[dim.key] = entry(scores, dim, "article", article_id, [article_id])
         articles[article_id] = {
             **meta(article_id),
@@ -383,13 +445,13 @@ def build_report(
         stream = ("article", members[0]) if len(members) == 1 else ("source", source)
         dims_out = {}
         for dim in dimensions:
-            scores = {}
-            for basis in BASES:
-                scores[basis] = aggregate_source(
-                    {a: observations[basis][dim.key][a] for a in members},
-                    n_excluded=sum(excluded[basis][dim.key][a] for a in members),
-                    rng=rng_for(options.seed, *stream, dim.key, basis), **score_options,
-                ) if has_basis[basis] else None
+            scores = {
+                HUMAN: aggregate_source(
+                    {a: observations[HUMAN][dim.key][a] for a in members},
+                    n_excluded=sum(excluded[HUMAN][dim.key][a] for a in members),
+                    rng=rng_for(options.seed, *stream, dim.key, HUMAN), **score_options,
+                ) if has_basis[HUMAN] else None,
+                MODEL: model_score(dim, members, stream, source=True) if has_basis[MODEL] else None}
             dims_out[dim.key] = entry(scores, dim, *stream, members)
         sources[source] = {"n_articles": len(members), "articles": members, "dimensions": dims_out}
 
@@ -408,6 +470,7 @@ def build_report(
         "articles": articles,
         "sources": sources,
         "unattributed_articles": unattributed,
+        "correction": fitted.info,
         "problems": problems,
     }
 

@@ -13,6 +13,7 @@ from typing import Any
 from annotate.labels import load_label_set
 from annotate.report.build import ReportOptions, build_report
 from annotate.report.dimensions import load_dimensions
+from annotate.report.error_profile import load_error_profile
 from annotate.report.inputs import ReportInputError, load_annotations, load_predictions, load_sentences
 from annotate.report.writer import ReportPaths, write_report
 
@@ -53,12 +54,17 @@ def make_report(
     manifest: str | Path | None = None,
     dimensions: str | Path | None = None,
     options: ReportOptions = ReportOptions(),
+    error_profile: str | Path | None = None,
 ) -> ReportResult:
     """Read the files, score, and write report.json, the CSV tables and report.html to ``out_dir``.
 
     At least one of ``predictions`` and ``annotations`` is needed. Bad lines are skipped and
     returned as ``problems`` (also recorded in report.json); a missing file or a file
     without a single valid record raises :class:`ReportInputError`.
+
+    ``error_profile``: an ``error_profile.json`` or a model folder holding one; model scores
+    are corrected for the errors it records (an unusable file raises
+    :class:`annotate.report.error_profile.ErrorProfileError`, naming it, before any scoring).
     """
     if predictions is None and annotations is None:
         raise ReportInputError("nothing to score: give predictions, annotations, or both")
@@ -84,13 +90,15 @@ def make_report(
 
     if dimensions is not None:
         load_dimensions(dimensions)  # fail early, naming the file, before any scoring
+    profile = load_error_profile(error_profile, labels=labels) if error_profile is not None else None
     inputs = {"sentences": str(sentences), "predictions": str(predictions) if predictions else None,
               "annotations": str(annotations) if annotations else None,
               "manifest": str(manifest) if manifest else None,
-              "dimensions": str(dimensions) if dimensions else "built-in"}
+              "dimensions": str(dimensions) if dimensions else "built-in",
+              "error_profile": str(error_profile) if error_profile is not None else None}
     report = build_report(sentences=sentence_records, predictions=prediction_records,
                           annotations=annotation_records, manifest=manifest_data, dimensions=dimensions,
-                          options=options, inputs=inputs, problems=problems)
+                          options=options, inputs=inputs, problems=problems, error_profile=profile)
     paths = write_report(report, out_dir, sentences=sentence_records)
     return ReportResult(paths=paths, report=report, problems=list(report["problems"]))
 

@@ -20,15 +20,17 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
 
+from annotate.report.correction import CorrectedEstimate, Correction, corrected_mean_ci
 from annotate.report.dimensions import Dimension
 
 STATUS_OK = "ok"
 STATUS_INSUFFICIENT = "insufficient_evidence"
+CORRECTED, UNCORRECTED, UNINFORMATIVE = "corrected", "uncorrected", "uninformative"
 
 #: Sum of probabilities may be off by float rounding; beyond this it is an error.
 _PROBABILITY_TOLERANCE = 1e-3
@@ -46,6 +48,8 @@ class Observation:
         agreement: human only: share of annotators agreeing with ``label``.
         n_annotators: human only.
         task_id: Label Studio task id when known.
+        probabilities: model only: the probability of each stance label, in label order
+            (what the error correction averages).
     """
 
     sentence_id: str
@@ -56,6 +60,7 @@ class Observation:
     agreement: float | None = None
     n_annotators: int | None = None
     task_id: int | None = None
+    probabilities: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,12 @@ class DimensionScore:
             when evidence is insufficient, so reviewers see what little there is).
         n_excluded: sentences about the target left out (off target / unresolved ties).
         n_articles: articles with at least one observation (source scores only).
+        correction: model only: ``"corrected"`` (score and interval corrected for the
+            classifier's measured errors), ``"uncorrected"`` (they are the raw ones) or
+            ``"uninformative"`` (the gold shows the classifier cannot tell the classes
+            apart: raw score, interval [-1, 1]).
+        raw: model only: ``(score, ci_low, ci_high)`` before correction.
+        shares, raw_shares: corrected and observed share of each stance label (corrected only).
     """
 
     score: float | None
@@ -94,6 +105,10 @@ class DimensionScore:
     evidence: tuple[Evidence, ...] = ()
     n_excluded: int = 0
     n_articles: int | None = None
+    correction: str | None = None
+    raw: tuple[float | None, float | None, float | None] | None = None
+    shares: tuple[float, ...] | None = None
+    raw_shares: tuple[float, ...] | None = None
 
     @property
     def sufficient(self) -> bool:
@@ -176,11 +191,13 @@ def observations_from_predictions(
     for p in predictions:
         if p.target != dimension.target or (p.sentence_id, p.target) in exclude:
             continue
+        value = dimension.sign * expected_stance(p.probabilities, labels=labels)  # checks the probabilities
+        total = sum(float(p.probabilities[k]) for k in labels)
         out.append(Observation(
-            sentence_id=p.sentence_id, article_id=p.article_id,
-            value=dimension.sign * expected_stance(p.probabilities, labels=labels),
+            sentence_id=p.sentence_id, article_id=p.article_id, value=value,
             label=p.label, probability=float(p.probabilities.get(p.label, float("nan"))),
-            task_id=task_ids.get(p.sentence_id)))
+            task_id=task_ids.get(p.sentence_id),
+            probabilities=tuple(float(p.probabilities[k]) / total for k in labels)))
     return out
 
 
@@ -299,6 +316,71 @@ def score_observations(
                           status=STATUS_OK, evidence=evidence, n_excluded=n_excluded)
 
 
+def probability_matrix(observations: Sequence[Observation]) -> np.ndarray:
+    """The model probabilities of ``observations``, shape ``(n, K)``; ValueError if one has none."""
+    missing = [o.sentence_id for o in observations if o.probabilities is None]
+    if missing:
+        raise ValueError(f"observation of sentence {missing[0]} has no model probabilities to correct")
+    return np.array([o.probabilities for o in observations], dtype=float)
+
+
+def score_model_observations(
+    observations: Sequence[Observation],
+    correction: Correction,
+    *,
+    values: Sequence[float],
+    sign: float,
+    min_sentences: int = 3,
+    confidence: float = 0.95,
+    rng: np.random.Generator | None = None,
+    n_evidence: int = 3,
+    n_excluded: int = 0,
+) -> DimensionScore:
+    """:func:`score_observations` for model observations, corrected for the classifier's errors.
+
+    ``score``/``ci_*`` are the corrected score and its interval (sentences and gold items
+    resampled together, see :func:`annotate.report.correction.corrected_mean_ci`); ``raw``
+    holds the uncorrected score and sentence-bootstrap interval, drawn from the same
+    generator as :func:`score_observations` would draw them, so they equal an uncorrected
+    report's. ``values``: the stance value per label, unsigned; ``sign``: the dimension's.
+    """
+    if min_sentences < 1:
+        raise ValueError(f"min_sentences must be >= 1, got {min_sentences}")
+    evidence = select_evidence(observations, k=n_evidence)
+    n = len(observations)
+    if n < min_sentences:
+        return DimensionScore(score=None, ci_low=None, ci_high=None, n_sentences=n, status=STATUS_INSUFFICIENT,
+                              evidence=evidence, n_excluded=n_excluded, correction=CORRECTED,
+                              raw=(None, None, None))
+    rng = rng if rng is not None else np.random.default_rng(0)
+    est = corrected_mean_ci(probability_matrix(observations), correction, values=values, sign=sign,
+                            confidence=confidence, rng=rng)
+    return corrected_score(est, n_sentences=n, evidence=evidence, n_excluded=n_excluded)
+
+
+def corrected_score(est: CorrectedEstimate, *, n_sentences: int, evidence: tuple[Evidence, ...],
+                    n_excluded: int, n_articles: int | None = None) -> DimensionScore:
+    """A sufficient :class:`DimensionScore` from a :class:`CorrectedEstimate`."""
+    return DimensionScore(score=est.score, ci_low=est.ci_low, ci_high=est.ci_high, n_sentences=n_sentences,
+                          status=STATUS_OK, evidence=evidence, n_excluded=n_excluded, n_articles=n_articles,
+                          correction=CORRECTED, raw=(est.raw_score, est.raw_ci_low, est.raw_ci_high),
+                          shares=tuple(float(x) for x in est.shares),
+                          raw_shares=tuple(float(x) for x in est.raw_shares))
+
+
+def uncorrected(score: DimensionScore) -> DimensionScore:
+    """A model score marked as not corrected: its raw score is the score itself."""
+    return replace(score, correction=UNCORRECTED, raw=(score.score, score.ci_low, score.ci_high))
+
+
+def uninformative(score: DimensionScore) -> DimensionScore:
+    """A model score from a classifier whose gold shows it cannot tell the classes apart: the
+    point stays the raw one (there is no better), the interval is the whole scale [-1, 1]
+    (no stance can be ruled out), and the raw interval is kept under ``raw``."""
+    marked = replace(score, correction=UNINFORMATIVE, raw=(score.score, score.ci_low, score.ci_high))
+    return replace(marked, ci_low=-1.0, ci_high=1.0) if score.sufficient else marked
+
+
 def difference(model: DimensionScore | None, human: DimensionScore | None) -> float | None:
     """``model.score - human.score`` when both are sufficient, else None."""
     if model is None or human is None or model.score is None or human.score is None:
@@ -311,31 +393,49 @@ def rounded(x: float | None, digits: int = 6) -> float | None:
     return None if x is None else round(float(x), digits)
 
 
-def score_to_dict(score: DimensionScore | None) -> dict[str, Any] | None:
+def score_to_dict(score: DimensionScore | None, *, labels: Sequence[str] | None = None) -> dict[str, Any] | None:
     """Numbers-only dict form, rounded to 6 decimals (evidence is serialised by the report
-    builder, which knows the texts)."""
+    builder, which knows the texts). Model scores add ``correction`` and ``raw_score``,
+    ``raw_ci_low``, ``raw_ci_high``; corrected ones, with ``labels``, ``shares`` and
+    ``raw_shares`` ({label: share})."""
     if score is None:
         return None
-    return {"score": rounded(score.score), "ci_low": rounded(score.ci_low), "ci_high": rounded(score.ci_high),
-            "n_sentences": score.n_sentences, "n_excluded": score.n_excluded, "status": score.status,
-            **({"n_articles": score.n_articles} if score.n_articles is not None else {})}
+    out = {"score": rounded(score.score), "ci_low": rounded(score.ci_low), "ci_high": rounded(score.ci_high),
+           "n_sentences": score.n_sentences, "n_excluded": score.n_excluded, "status": score.status,
+           **({"n_articles": score.n_articles} if score.n_articles is not None else {})}
+    if score.correction is not None:
+        raw = score.raw or (None, None, None)
+        out.update(correction=score.correction, raw_score=rounded(raw[0]), raw_ci_low=rounded(raw[1]),
+                   raw_ci_high=rounded(raw[2]))
+    if score.shares is not None and labels is not None:
+        out["shares"] = {label: rounded(x) for label, x in zip(labels, score.shares)}
+        out["raw_shares"] = {label: rounded(x) for label, x in zip(labels, score.raw_shares or ())}
+    return out
 
 
 __all__ = [
+    "CORRECTED",
     "STATUS_INSUFFICIENT",
     "STATUS_OK",
+    "UNCORRECTED",
+    "UNINFORMATIVE",
     "DimensionScore",
     "Evidence",
     "Observation",
     "bootstrap_mean_ci",
+    "corrected_score",
     "difference",
     "expected_stance",
     "observations_from_adjudicated",
     "observations_from_predictions",
+    "probability_matrix",
     "rng_for",
     "rounded",
+    "score_model_observations",
     "score_observations",
     "score_to_dict",
     "select_evidence",
     "stance_values",
+    "uncorrected",
+    "uninformative",
 ]

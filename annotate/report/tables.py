@@ -8,12 +8,16 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 _SCORE_FIELDS = ("score", "ci_low", "ci_high", "n_sentences", "n_excluded", "status")
-_DIFFERENCE = ("difference", "difference_ci_low", "difference_ci_high")
+_MODEL_FIELDS = ("correction", "raw_score", "raw_ci_low", "raw_ci_high")  # the model's score before correction
+_DIFFERENCE = ("difference", "difference_ci_low", "difference_ci_high", "raw_difference", "raw_difference_ci_low",
+               "raw_difference_ci_high", "disagreement")
 
 ARTICLE_COLUMNS = ["article_id", "title", "source", "author", "date", "url", "dimension", "target",
-                   *(f"{b}_{f}" for b in ("human", "model") for f in _SCORE_FIELDS), *_DIFFERENCE]
+                   *(f"{b}_{f}" for b in ("human", "model") for f in _SCORE_FIELDS),
+                   *(f"model_{f}" for f in _MODEL_FIELDS), *_DIFFERENCE]
 SOURCE_COLUMNS = ["source", "n_articles", "dimension", "target",
-                  *(f"{b}_{f}" for b in ("human", "model") for f in (*_SCORE_FIELDS, "n_articles")), *_DIFFERENCE]
+                  *(f"{b}_{f}" for b in ("human", "model") for f in (*_SCORE_FIELDS, "n_articles")),
+                  *(f"model_{f}" for f in _MODEL_FIELDS), *_DIFFERENCE]
 EVIDENCE_COLUMNS = ["scope", "scope_id", "dimension", "basis", "rank", "article_id", "sentence_id", "index",
                     "target", "label", "probability", "agreement", "n_annotators", "value", "contribution",
                     "task_id", "labelstudio_url", "text"]
@@ -23,9 +27,9 @@ def _score_columns(entry: Mapping[str, Any], fields: tuple[str, ...]) -> dict[st
     row: dict[str, Any] = {}
     for basis in ("human", "model"):
         score = entry.get(basis) or {}
-        for f in fields:
+        for f in (*fields, *_MODEL_FIELDS) if basis == "model" else fields:
             row[f"{basis}_{f}"] = score.get(f)
-    for key in ("difference", "difference_ci_low", "difference_ci_high"):
+    for key in _DIFFERENCE:
         row[key] = entry.get(key)
     return row
 

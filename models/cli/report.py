@@ -29,6 +29,9 @@ def report_command(
                                                help="Label Studio base URL, for task links."),
     project_id: int | None = typer.Option(None, "--project-id", help="Label Studio project id, for task links."),
     tie_policy: str = typer.Option("unresolved", "--tie-policy", help="Adjudication tie policy."),
+    error_profile: Path | None = typer.Option(
+        None, "--error-profile", "--model",
+        help="The model's error_profile.json, or its model folder: correct model scores for its measured errors."),
 ) -> None:
     """Score articles and sources on each slant dimension; write report.json, CSV tables and report.html."""
     from annotate.report import ReportInputError, ReportOptions, make_report
@@ -39,7 +42,7 @@ def report_command(
                                 seed=seed, n_evidence=n_evidence, labelstudio_url=labelstudio_url,
                                 project_id=project_id, tie_policy=tie_policy)
         result = make_report(sentences=sentences, out_dir=out, predictions=predictions, annotations=annotations,
-                             manifest=manifest, dimensions=dimensions, options=options)
+                             manifest=manifest, dimensions=dimensions, options=options, error_profile=error_profile)
     except (ReportInputError, DimensionError, ValueError, RuntimeError) as exc:
         typer.echo(f"slant report: error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -53,5 +56,14 @@ def report_command(
             typer.echo(f"  {problem}", err=True)
     typer.echo(f"Scored {len(report['articles'])} article(s) from {len(report['sources'])} source(s) "
                f"on {len(report['dimensions'])} dimension(s) from {' and '.join(report['bases'])}.")
+    if "model" in report["bases"]:
+        correction = report["correction"]
+        if correction.get("note"):
+            typer.echo(correction["note"])
+        else:
+            typer.echo(f"Model scores corrected for the errors measured on {correction['profile']['description']}")
+            for kind, status in correction["kinds"].items():
+                if status["status"] != "corrected":
+                    typer.echo(f"  {kind}: uncorrected: {status['reason']}")
     typer.echo(f"Report: {result.paths.html.resolve()}")
     typer.echo(f"Data:   {result.paths.json.resolve()} (+ articles.csv, sources.csv, evidence.csv)")

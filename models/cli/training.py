@@ -180,6 +180,9 @@ def evaluate_command(
     refit_temperature: bool = typer.Option(False, "--refit-temperature",
                                            help="Also fit a temperature on this dataset's validation split."),
     runtime: str | None = typer.Option(None, "--runtime", help="Transformer inference: fp32 (default) | int8 (faster; batch-dependent)."),
+    save_error_profile: bool = typer.Option(
+        False, "--save-error-profile",
+        help="Save the model's errors on this split as its error_profile.json (reports correct for them)."),
 ) -> None:
     """Macro-F1, per-class P/R/F1, per-target F1, confusion matrix and calibration (ECE)."""
     from rich.console import Console
@@ -188,7 +191,8 @@ def evaluate_command(
     from models.evaluate import evaluate
 
     try:
-        report = evaluate(model, dataset, split=split, refit_temperature=refit_temperature, runtime=runtime)
+        report = evaluate(model, dataset, split=split, refit_temperature=refit_temperature, runtime=runtime,
+                          save_error_profile=save_error_profile)
     except (*_user_errors(), ValueError) as exc:
         _fail(str(exc))
     console = Console()
@@ -210,6 +214,8 @@ def evaluate_command(
     console.print("confusion (rows true, columns predicted): " + ", ".join(labels))
     for label, row in zip(labels, report["confusion_matrix"]["matrix"]):
         console.print(f"  {label:>10} {row}")
+    if "error_profile" in report:
+        console.print(f"error profile ({report['n']} gold pairs of the {split} split) written to {report['error_profile']}")
     if out is not None:
         _write_json(out, report)
         console.print(f"wrote {out}")
@@ -257,6 +263,9 @@ def crossval_command(
     transfer: bool = typer.Option(False, "--transfer/--no-transfer", help="Each fold also trains on the transfer data."),
     in_domain_repeat: int | None = typer.Option(None, "--in-domain-repeat", min=1, help="As in `slant train`."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    error_profile: Path | None = typer.Option(
+        None, "--error-profile",
+        help="Write the out-of-fold predictions as an error profile JSON (for `slant report --error-profile`)."),
 ) -> None:
     """Leave-one-article-out cross-validation: mean and per-fold macro-F1, article slant sign agreement."""
     from models.crossval import crossval
@@ -266,8 +275,9 @@ def crossval_command(
     mix = TransferMix() if transfer else (chosen.transfer if chosen else None)
     repeat = in_domain_repeat or (chosen.in_domain_repeat if chosen and chosen.transfer else 3)
 
-    if out is not None and out.is_dir():  # found out before the folds run, not after
-        _fail(f"{out}: is a directory; --out takes a JSON file path")
+    for path, option in ((out, "--out"), (error_profile, "--error-profile")):
+        if path is not None and path.is_dir():  # found out before the folds run, not after
+            _fail(f"{path}: is a directory; {option} takes a JSON file path")
     args = _training_args(model, recipe=chosen, epochs=epochs, threads=threads, learning_rate=learning_rate, seed=seed,
                           class_weight=class_weight, pooling=pooling, show_progress=False if quiet else None)
     if model == "transformer":
@@ -290,6 +300,9 @@ def crossval_command(
                    f"({signs['agreement']:.3f})")
     if out is not None:
         _write_json(out, result.to_dict())
+    if error_profile is not None:
+        _write_json(error_profile, result.error_profile.to_dict())
+        typer.echo(f"error profile (cross-validated, {len(result.folds)} folds) written to {error_profile}")
 
 
 @app.command("average")
