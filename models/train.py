@@ -75,20 +75,15 @@ def read_relevance_rows(dataset: Any) -> list[dict[str, Any]]:
 
     if not isinstance(dataset, (str, Path)) or not (Path(dataset) / RELEVANCE_FILE).is_file():
         return []
-    path = Path(dataset) / RELEVANCE_FILE
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from None
-        if not (isinstance(row, dict) and isinstance(row.get("text"), str) and isinstance(row.get("about"), bool)
+    from annotate.jsonl import iter_jsonl
+
+    def parse(row: dict[str, Any]) -> dict[str, Any]:
+        if not (isinstance(row.get("text"), str) and isinstance(row.get("about"), bool)
                 and row.get("split") in ("train", "validation", "test")):
-            raise ValueError(f"{path}:{number}: a relevance row needs a string text, a boolean about and a split")
-        rows.append(row)
-    return rows
+            raise ValueError("a relevance row needs a string text, a boolean about and a split")
+        return row
+
+    return [row for _, row in iter_jsonl(Path(dataset) / RELEVANCE_FILE, parse, error=ValueError)]
 
 
 def _fit_relevance(clf: StanceClassifier, rows: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -19,7 +19,6 @@ The files live in ``models/transfer_data/`` with their licences and card (``READ
 
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -103,27 +102,18 @@ def read_topic_stance(path: str | Path) -> list[dict[str, str]]:
     Raises :class:`TransferDataError` naming ``path:line`` for a line that is not a JSON object
     with string ``sentence``/``target`` and a ``label`` among the stance labels.
     """
-    path = Path(path)
+    from annotate.jsonl import iter_jsonl
+
     stance = set(load_label_set().stance)
-    rows = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise TransferDataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise TransferDataError(f"{path}:{number}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or not all(isinstance(row.get(k), str) and row.get(k).strip()
-                                                for k in ("sentence", "target")):
-            raise TransferDataError(f"{path}:{number}: needs non-empty string 'sentence' and 'target'")
+
+    def parse(row: dict[str, Any]) -> dict[str, Any]:
+        if not all(isinstance(row.get(k), str) and row.get(k).strip() for k in ("sentence", "target")):
+            raise ValueError("needs non-empty string 'sentence' and 'target'")
         if row.get("label") not in stance:
-            raise TransferDataError(f"{path}:{number}: label {row.get('label')!r} is not one of {sorted(stance)}")
-        rows.append(row)
-    return rows
+            raise ValueError(f"label {row.get('label')!r} is not one of {sorted(stance)}")
+        return row
+
+    return [row for _, row in iter_jsonl(path, parse, error=TransferDataError)]
 
 
 def topic_pair(sentence: str, motion: str) -> StanceInput:

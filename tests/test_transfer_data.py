@@ -49,7 +49,7 @@ def test_bad_mixes_and_bad_lines_are_named(tmp_path):
     with pytest.raises(TransferDataError, match=r"t\.jsonl:2: label 'pro'"):
         read_topic_stance(bad)
     bad.write_text("{not json\n", encoding="utf-8")
-    with pytest.raises(TransferDataError, match=r"t\.jsonl:1: not JSON"):
+    with pytest.raises(TransferDataError, match=r"t\.jsonl:1: not valid JSON"):
         read_topic_stance(bad)
     with pytest.raises(TransferDataError, match="not found"):
         transfer_pairs(TransferMix(newsmtsc=1, topic=0, unrelated=0), folder=tmp_path)
