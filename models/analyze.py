@@ -105,10 +105,12 @@ def analyze(paths: Iterable[str | Path] | str | Path, *, out: str | Path, model:
     """Ingest ``paths`` (files or folders of articles), predict every (sentence, target) with
     ``model`` (default: :func:`default_model`) and write the report to ``out``.
 
-    ``out`` receives ``sentences.jsonl``, ``predictions.jsonl`` and ``report/``. Articles that
+    ``out`` receives ``sentences.jsonl``, ``predictions.jsonl`` and ``report/``. Without
+    ``manifest``, a single folder's own ``manifest.toml``/``.csv`` is used, as ``slant ingest`` does. Articles that
     cannot be read are listed in ``errors``; the others are analysed.
     """
     from annotate.corpus import ingest_paths, load_manifest, write_jsonl
+    from annotate.corpus.manifest import find_manifest
     from annotate.report import make_report
     from models.predict import predict
 
@@ -117,7 +119,10 @@ def analyze(paths: Iterable[str | Path] | str | Path, *, out: str | Path, model:
         raise FileExistsError(f"{out}: exists and is not a folder; choose another --out")
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     meta = load_manifest(manifest) if manifest is not None else None
-    ingested = ingest_paths(paths, manifest=meta, progress=True)
+    ingested = ingest_paths(paths, manifest=meta, progress=True)  # without one, it reads each folder's own
+    if manifest is None:  # the report needs that manifest too (titles, sources, dates)
+        found = [m for m in (find_manifest(Path(p)) for p in paths if Path(p).is_dir()) if m is not None]
+        manifest = found[0] if len(found) == 1 else None
     errors = [str(e) for e in ingested.errors]
     if not ingested.records:
         raise ValueError(f"{', '.join(map(str, paths))}: no article could be read" + (f": {errors[0]}" if errors else ""))

@@ -193,13 +193,13 @@ def run_pipeline(
                     pretrain=pretrain, transfer=transfer, in_domain_repeat=repeat)
         test = fit.metrics.get("test", {})
         trained[name] = fit
-        relevance = fit.metrics.get("relevance") or {}
+        scored = fit.metrics.get("relevance") or {}
         done(out=str(fit.out), test_macro_f1=round(test.get("macro_f1", float("nan")), 4),
              test_accuracy=round(test.get("accuracy", float("nan")), 4), test_pairs=test.get("n"),
              model_version=fit.model.model_version,
              **({"recipe": chosen.name} if name == "transformer" else {}),
-             **({"relevance_precision": round(relevance["precision"], 4),
-                 "relevance_recall": round(relevance["recall"], 4)} if "precision" in relevance else {}))
+             **({"relevance_precision": round(scored["precision"], 4),
+                 "relevance_recall": round(scored["recall"], 4)} if "precision" in scored else {}))
 
     # 7. predictions, pushed as pre-annotations
     from models.predict import predict

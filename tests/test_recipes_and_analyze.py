@@ -110,6 +110,8 @@ def test_analyze_command_writes_a_report_with_a_given_model(tmp_path, base):
     (articles / "a1.txt").write_text("Pakistan urged the Taliban to return to talks in Doha.\n\n"
                                      "The TTP attacked a police station.\n", encoding="utf-8")
     (articles / "broken.csv").write_text('id,text\n"unclosed,quote\n', encoding="utf-8")
+    (articles / "manifest.toml").write_text('[[article]]\nid = "a1"\ntitle = "Talks"\ndate = "2026-11-30"\n',
+                                            encoding="utf-8")
     out = tmp_path / "out"
     result = runner.invoke(app, ["analyze", str(articles), "--out", str(out), "--model", str(tmp_path / "model")])
     assert result.exit_code == 0, result.output
@@ -117,6 +119,7 @@ def test_analyze_command_writes_a_report_with_a_given_model(tmp_path, base):
     assert "Report:" in result.output and "1 article(s)" in result.output
     report = json.loads((out / "report" / "report.json").read_text())
     assert "a1" in report["articles"]
+    assert report["articles"]["a1"]["date"] == "2026-11-30"  # the folder's own manifest reaches the report
     missing = runner.invoke(app, ["analyze", str(tmp_path / "nope"), "--out", str(out)])
     assert missing.exit_code != 0
 

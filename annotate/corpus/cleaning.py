@@ -108,13 +108,18 @@ class CleanedText:
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def _named(raw: dict, kind: str, *, where: str, source: str) -> tuple[str, str]:
+    """A rule's or detector's ``name`` and how messages name it from then on."""
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise RulesError(f"{where}: needs a non-empty string `name`")
+    return name, f"{source}: {kind} {name!r}"
+
+
 def _parse_detectors(data: dict, source: str) -> list[LineDetector]:
     detectors = []
     for where, raw in toml_tables(data.get("detector", []), "detector", source, keys=_DETECTOR_KEYS, error=RulesError):
-        name = raw.get("name")
-        if not isinstance(name, str) or not name:
-            raise RulesError(f"{where}: needs a non-empty string `name`")
-        where = f"{source}: detector {name!r}"
+        name, where = _named(raw, "detector", where=where, source=source)
         kind = raw.get("kind")
         if kind not in DETECTOR_KINDS:
             raise RulesError(f"{where}: kind {kind!r} is not one of {sorted(DETECTOR_KINDS)}")
@@ -139,10 +144,7 @@ def _parse_rules(data: dict, source: str) -> tuple[list[CleaningRule], dict, lis
                          "valid: ['detector', 'disable', 'repeated_lines', 'rule']")
     rules: list[CleaningRule] = []
     for where, raw in toml_tables(data.get("rule", []), "rule", source, keys=_RULE_KEYS, error=RulesError):
-        name = raw.get("name")
-        if not isinstance(name, str) or not name:
-            raise RulesError(f"{where}: needs a non-empty string `name`")
-        where = f"{source}: rule {name!r}"
+        name, where = _named(raw, "rule", where=where, source=source)
         pattern = raw.get("pattern")
         if not isinstance(pattern, str) or not pattern:
             raise RulesError(f"{where}: needs a non-empty string `pattern`")

@@ -57,14 +57,11 @@ def analyze_command(
     model: Path | None = typer.Option(None, "--model", "-m",
                                       help="A saved model folder (default: the main job's default model, built "
                                            "once per machine under $SLANT_HOME/models)."),
-    manifest: Path | None = typer.Option(None, "--manifest", help="manifest.toml with titles, sources and dates."),
+    manifest: Path | None = typer.Option(None, "--manifest", help="Article metadata (TOML or CSV). Default: the manifest inside a given folder."),
 ) -> None:
     """Your own articles in, a slant report out: ingest -> predict with the default model -> report."""
     from models.analyze import analyze
 
-    if manifest is None:  # a folder's own manifest.toml, as `slant ingest` reads it
-        found = [p / "manifest.toml" for p in paths if (p / "manifest.toml").is_file()]
-        manifest = found[0] if len(found) == 1 else None
     try:
         result = analyze(paths, out=out, model=model, manifest=manifest, say=typer.echo)
     except (OSError, ValueError, RuntimeError) as exc:
