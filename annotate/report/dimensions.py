@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import tomllib
-
+from annotate.corpus._toml import tomllib
 from annotate.labels import load_label_set
 
 DEFAULT_DIMENSIONS_PATH = Path(__file__).resolve().parent / "dimensions.toml"
